@@ -1,0 +1,180 @@
+"""``Claim``: what a plugin or the operator asks of the router, and its validation.
+
+    Claim(app="blog", path="/blog")                  # path prefix, any host
+    Claim(app="blog", subdomain="blog")              # blog.<server_name>, every path
+    Claim(app="blog", host="blog.example.org")       # exact host (optionally "host:port")
+    Claim(factory=make_tenant_app, subdomain="*")    # one app per subdomain, made lazily
+    Claim(factory=make_user_app, path="/u/*")        # one app per path segment, made lazily
+
+A claim is checked when the routing table is built (``normalize``), not when it
+is made, so one bad claim never takes its plugin's other claims down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from .hosts import parse_host, to_ascii
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    Factory = Callable[[str], WSGIApplication | None]
+
+RESERVED_PREFIX = "/_apphost"
+
+# Host buckets, in the order a request tries them.
+HostKind = Literal["host_port", "host", "subdomain", "wildcard", "any"]
+HOST_KINDS: tuple[HostKind, ...] = ("host_port", "host", "subdomain", "wildcard", "any")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A request to route a host and/or path prefix to an app or a factory of apps.
+
+    Exactly one of ``app`` (an app name from ``apphost.apps`` or a WSGI app)
+    and ``factory`` (``callable(key) -> WSGI app | None``). ``subdomain`` is
+    relative to the server name, ``host`` is absolute; not both. ``*`` stands for
+    the leftmost label of a host or the last segment of a path; a factory claim
+    has exactly one, whose match is the factory's key. ``priority`` settles two
+    claims on the same route: the higher wins, equal is a conflict.
+    """
+
+    app: str | WSGIApplication | None = None
+    path: str = ""
+    subdomain: str | None = None
+    host: str | None = None
+    factory: Factory | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A validated claim: where it routes, what to, and who asked."""
+
+    host_kind: HostKind
+    host_key: str  # "name:port", "name", subdomain labels, wildcard suffix, or ""
+    path: str  # a WSGI string: "" (root) or "/seg/seg", no trailing slash, no "*"
+    path_wild: bool  # the claim's path ends with "/*"
+    claim: Claim
+    claimant: str  # "plugin NAME (dist==version)", "config [[claims]] #N", "implicit"
+    rank: tuple[int, int]  # (source: 2 config, 1 plugin, 0 implicit; priority)
+
+    @property
+    def key(self) -> tuple[str, str, str, bool]:
+        """The route's identity: two claims with one key conflict unless ranks differ."""
+        return (self.host_kind, self.host_key, self.path, self.path_wild)
+
+    def describe(self) -> str:
+        """The route as a user writes it: ``host/path``."""
+        host = {
+            "host_port": self.host_key,
+            "host": self.host_key,
+            "subdomain": f"{self.host_key}.<server_name>",
+            "wildcard": f"*.{self.host_key}",
+            "any": "*",
+        }[self.host_kind]
+        path = self.path.encode("latin-1").decode("utf-8", "replace")
+        return f"{host}{path}{'/*' if self.path_wild else ''}" or "/"
+
+    @property
+    def key_from(self) -> Literal["host", "path"] | None:
+        """Where a factory claim's key comes from, or None for a fixed app."""
+        if self.claim.factory is None:
+            return None
+        return "path" if self.path_wild else "host"
+
+
+def normalize(claim: object, claimant: str, rank: tuple[int, int], server_name: str) -> Route:
+    """Validate ``claim`` and return its route; raise ValueError saying what is wrong.
+
+    ``subdomain="*"`` becomes the wildcard ``*.<server_name>``, so a tenant
+    claim and a ``host="*.<server_name>"`` claim are the same route.
+    """
+    if not isinstance(claim, Claim):
+        raise ValueError(f"expected apphost.Claim, got {type(claim).__name__}: {claim!r}")
+    if (claim.app is None) == (claim.factory is None):
+        raise ValueError("give exactly one of app= and factory=")
+    if claim.app is not None and not (isinstance(claim.app, str) or callable(claim.app)):
+        raise ValueError(f"app= must be an app name or a WSGI callable, not {claim.app!r}")
+    if claim.factory is not None and not callable(claim.factory):
+        raise ValueError(f"factory= must be callable, not {claim.factory!r}")
+    if not isinstance(claim.priority, int) or isinstance(claim.priority, bool):
+        raise ValueError(f"priority= must be an int, not {claim.priority!r}")
+    if claim.subdomain is not None and claim.host is not None:
+        raise ValueError("give subdomain= or host=, not both")
+    path, path_wild = _normalize_path(claim.path)
+    kind, host_key = _normalize_host(claim, server_name)
+    stars = path_wild + (kind == "wildcard")
+    if claim.factory is not None and stars != 1:
+        raise ValueError(
+            "a factory claim needs exactly one '*' (subdomain, host or last path segment)"
+            f", this one has {stars}"
+        )
+    return Route(kind, host_key, path, path_wild, claim, claimant, rank)
+
+
+def _normalize_path(path: object) -> tuple[str, bool]:
+    if not isinstance(path, str):
+        raise ValueError(f"path= must be a string, not {path!r}")
+    if path in ("", "/"):
+        return "", False
+    if not path.startswith("/"):
+        raise ValueError(f"path {path!r} must start with '/'")
+    segments = path[1:].removesuffix("/").split("/")
+    wild = segments[-1] == "*"
+    if wild:
+        segments.pop()
+    for seg in segments:
+        if seg in ("", ".", ".."):
+            raise ValueError(f"path {path!r} has an empty, '.' or '..' segment")
+        if "*" in seg:
+            raise ValueError(f"path {path!r}: '*' must be the whole last segment")
+        if "\x00" in seg or "?" in seg or "#" in seg:
+            raise ValueError(f"path {path!r} has a NUL, '?' or '#'")
+    norm = "".join("/" + s for s in segments)
+    if norm == RESERVED_PREFIX or norm.startswith(RESERVED_PREFIX + "/"):
+        raise ValueError(f"path {path!r} is under {RESERVED_PREFIX}/, which is the host's own")
+    # Requests are compared as WSGI strings: UTF-8 bytes read as latin-1.
+    return norm.encode("utf-8").decode("latin-1"), wild
+
+
+def _normalize_host(claim: Claim, server_name: str) -> tuple[HostKind, str]:
+    if claim.host is None and claim.subdomain is None:
+        return "any", ""
+    field = "host" if claim.host is not None else "subdomain"
+    value = claim.host if claim.host is not None else claim.subdomain
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field}= must be a non-empty string, not {value!r}")
+    wild = value == "*" or value.startswith("*.")
+    rest = value[2:] if wild and value != "*" else ("" if wild else value)
+    if "*" in rest:
+        raise ValueError(f"{field} {value!r}: '*' must be the whole leftmost label")
+    try:
+        rest = to_ascii(rest)
+    except ValueError as exc:
+        raise ValueError(f"{field} {exc}") from None
+    if field == "subdomain":
+        if rest and (parse_host(rest) is None or ":" in rest or rest.endswith(".")):
+            raise ValueError(f"subdomain {value!r} is not a valid DNS label sequence")
+        if wild:
+            return "wildcard", f"{rest}.{server_name}" if rest else server_name
+        return "subdomain", rest
+    # host=
+    if wild and not rest:
+        raise ValueError("host '*' matches every host: leave host= out instead")
+    parsed = parse_host(rest)
+    if parsed is None:
+        raise ValueError(
+            f"host {value!r} is not a valid host name, IPv4 or [IPv6], with optional port"
+        )
+    name, port = parsed
+    if wild:
+        if port is not None:
+            raise ValueError(f"host {value!r}: a wildcard host cannot have a port")
+        return "wildcard", name
+    if port is not None:
+        return "host_port", f"{name}:{port}"
+    return "host", name

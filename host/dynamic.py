@@ -1,0 +1,79 @@
+"""Apps made on demand by a factory claim, one per key, kept in a bounded LRU.
+
+    apps = DynamicApps(make_tenant_app, "tenants", maxsize=256, wrap=wrap)
+    app = apps.get("acme")     # made once, even by concurrent first requests
+
+The factory runs outside any shared lock, so a slow factory for one key
+delays only the requests for that key. ``None`` from the factory means
+"no such key" (404) and is not kept; an exception propagates to the caller of
+``get`` (and to every request waiting on the same key) and is not kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+
+class DynamicApps:
+    __slots__ = ("_apps", "_factory", "_lock", "_pending", "_wrap", "label", "maxsize")
+
+    def __init__(
+        self,
+        factory: Callable[[str], WSGIApplication | None],
+        label: str,
+        maxsize: int,
+        wrap: Callable[[str, WSGIApplication], WSGIApplication],
+    ) -> None:
+        self._factory = factory
+        self.label = label  # the plugin that made the claim, for names and logs
+        self.maxsize = maxsize
+        self._wrap = wrap  # (name, app) -> the app to serve
+        self._apps: OrderedDict[str, WSGIApplication] = OrderedDict()
+        self._pending: dict[str, Future[WSGIApplication | None]] = {}
+        self._lock = threading.Lock()  # guards the two dicts; never held while making an app
+
+    def __len__(self) -> int:
+        return len(self._apps)
+
+    def get(self, key: str) -> WSGIApplication | None:
+        with self._lock:
+            app = self._apps.get(key)
+            if app is not None:
+                self._apps.move_to_end(key)
+                return app
+            future = self._pending.get(key)
+            owner = future is None
+            if future is None:
+                future = self._pending[key] = Future()
+        if not owner:
+            return future.result()
+        try:
+            made = self._factory(key)
+            if made is not None:
+                if not callable(made):
+                    raise TypeError(f"factory returned {made!r} for key {key!r}, not a WSGI app")
+                made = self._wrap(f"{self.label}[{key}]", made)
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[key]
+            future.set_exception(exc)
+            raise
+        with self._lock:
+            del self._pending[key]
+            if made is not None:
+                self._apps[key] = made
+                while len(self._apps) > self.maxsize:
+                    self._apps.popitem(last=False)
+        future.set_result(made)
+        return made
+
+    def clear(self) -> None:
+        with self._lock:
+            self._apps.clear()

@@ -1,0 +1,75 @@
+"""Host names: validate and normalize a request's Host header or a claimed host.
+
+    >>> parse_host("API.Example.COM.:8080")
+    ('api.example.com', 8080)
+    >>> parse_host("[::1]")
+    ('[::1]', None)
+    >>> parse_host("evil, good") is None
+    True
+
+Accepted: DNS names (letters, digits, ``-``, ``_``; labels of 1-63 characters,
+253 in all), IPv4, bracketed IPv6, and an optional port 1-65535. The result is
+lower-case with one trailing dot stripped. Anything else (non-ASCII, spaces,
+commas from folded duplicate headers, empty labels) gives ``None``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+MAX_HOST_LENGTH = 260  # 253 for the name, ":65535" for the port
+
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_RE = re.compile(
+    rf"(?:(?P<name>(?:{_LABEL}\.)*{_LABEL})\.?|(?P<ip6>\[[0-9a-f:.]+\]))(?::(?P<port>[0-9]{{1,5}}))?",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def parse_host(value: str) -> tuple[str, int | None] | None:
+    """Split and normalize ``value`` into (host, port), or None if malformed."""
+    if len(value) > MAX_HOST_LENGTH:
+        return None
+    m = _HOST_RE.fullmatch(value)
+    if m is None:
+        return None
+    name, ip6, port_text = m.group("name", "ip6", "port")
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            return None
+    if name is not None:
+        if len(name) > 253:
+            return None
+        return name.lower(), port
+    try:
+        ipaddress.IPv6Address(ip6[1:-1])
+    except ValueError:
+        return None
+    return ip6.lower(), port
+
+
+def to_ascii(host: str) -> str:
+    """Convert a claimed host's labels to IDNA A-labels (``bücher`` -> ``xn--bcher-kva``)."""
+    if host.isascii():
+        return host.lower()
+    try:
+        return ".".join(
+            label.encode("idna").decode("ascii") if label != "*" else label
+            for label in host.split(".")
+        )
+    except UnicodeError as exc:
+        raise ValueError(f"{host!r} is not a valid internationalized host name: {exc}") from None
+
+
+def host_matches(host: str, patterns: frozenset[str]) -> bool:
+    """True if ``host`` equals a pattern or lies under a ``*.suffix`` pattern."""
+    if host in patterns:
+        return True
+    while "." in host:
+        host = host.split(".", 1)[1]
+        if "*." + host in patterns:
+            return True
+    return False

@@ -1,0 +1,84 @@
+"""Rows describing a ``Host`` for ``apphost routes`` and ``apphost plugins`` (and their JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .dynamic import DynamicApps
+from .host import Host
+from .routing import Entry
+
+
+def _host_column(entry: Entry, server_name: str) -> str:
+    r = entry.route
+    return {
+        "host_port": r.host_key,
+        "host": r.host_key,
+        "subdomain": f"{r.host_key}.{server_name}",
+        "wildcard": f"*.{r.host_key}",
+        "any": "*",
+    }[r.host_kind]
+
+
+def route_rows(host: Host) -> list[dict[str, Any]]:
+    """One row per winning route, in precedence order."""
+    rows = []
+    for entry in host.dispatcher.table.entries:
+        r = entry.route
+        claim = r.claim
+        path = r.path.encode("latin-1").decode("utf-8") + ("/*" if r.path_wild else "")
+        if claim.factory is not None:
+            app = f"{getattr(claim.factory, '__qualname__', repr(claim.factory))}(key)"
+            dist = ""
+        elif isinstance(claim.app, str):
+            info = host.apps[claim.app].info
+            app, dist = claim.app, f"{info.dist}=={info.version}"
+        else:
+            app, dist = getattr(claim.app, "__qualname__", repr(claim.app)), ""
+        if isinstance(entry.app, DynamicApps):
+            dist = ""
+        rows.append(
+            {
+                "host": _host_column(entry, host.config.server_name),
+                "path": path or "/",
+                "app": app,
+                "distribution": dist or _claimant_dist(host, r.claimant),
+                "claimed_by": r.claimant,
+                "priority": claim.priority,
+                "status": f"conflict: {entry.conflict}" if entry.conflict else "ok",
+            }
+        )
+    return rows
+
+
+def _claimant_dist(host: Host, claimant: str) -> str:
+    for p in host.plugins.values():
+        if p.label == claimant:
+            return f"{p.dist}=={p.version}"
+    return ""
+
+
+def plugin_rows(host: Host) -> list[dict[str, Any]]:
+    """One row per app and per hook plugin, with its status."""
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": "app",
+            "name": name,
+            "distribution": f"{a.info.dist}=={a.info.version}",
+            "entry_point": a.info.entry_point,
+            "status": a.info.status,
+        }
+        for name, a in sorted(host.apps.items())
+    ]
+    rows += [
+        {
+            "kind": "plugin",
+            "name": name,
+            "distribution": f"{p.dist}=={p.version}",
+            "entry_point": p.entry_point,
+            "status": p.status,
+            "hooks": list(p.hooks),
+        }
+        for name, p in sorted(host.plugins.items())
+    ]
+    return rows
