@@ -4,6 +4,7 @@ from .apps import AppInfo, app_factory
 from .claims import Claim
 from .errors import ApphostError, ClaimError, ConfigError, ConflictError, PluginError, StrictError
 from .hookspecs import hookimpl
+from .host import HostView
 
 __version__ = "0.1.0"
 
@@ -14,6 +15,7 @@ __all__ = [
     "ClaimError",
     "ConfigError",
     "ConflictError",
+    "HostView",
     "PluginError",
     "StrictError",
     "__version__",

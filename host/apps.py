@@ -86,13 +86,12 @@ def guarded(app: WSGIApplication, label: str) -> WSGIApplication:
             return app(environ, start_response)
         except Exception:
             log.exception("%s raised while serving %s", label, environ.get("PATH_INFO"))
-            data = b"500 Internal Server Error\n"
-            start_response(
-                INTERNAL_ERROR,
-                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data)))],
-                sys.exc_info(),
-            )
-            return [data]
+            headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "26")]
+            try:
+                start_response(INTERNAL_ERROR, headers, sys.exc_info())
+            except Exception:  # some servers re-raise exc_info even before headers are sent
+                start_response(INTERNAL_ERROR, headers)
+            return [b"500 Internal Server Error\n"]
 
     return call
 

@@ -13,7 +13,6 @@ so a broken plugin can always be switched off.
 from __future__ import annotations
 
 import difflib
-import functools
 import inspect
 import os
 import re
@@ -203,15 +202,17 @@ def _check_registered(pm: pluggy.PluginManager, plugin: object) -> None:
                 raise TypeError(f"hook {caller.name!r} is a hook wrapper; apphost hooks take none")
 
 
-def call_each(
-    pm: pluggy.PluginManager, hook_name: str, **kwargs: Any
-) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """Yield (plugin name, thunk) for each impl of a hook, in pluggy's call order.
+def call_each(pm: pluggy.PluginManager, hook_name: str) -> Iterator[tuple[str, Callable[..., Any]]]:
+    """Yield (plugin name, call) for each impl of a hook, in pluggy's call order.
 
-    Calling the thunk runs that one impl, so the caller decides what an
-    exception from one plugin means; the other impls still run.
+    ``call(**hook_kwargs)`` runs that one impl with the arguments it declares,
+    so the caller decides what an exception from one plugin means and the
+    other impls still run.
     """
     caller = getattr(pm.hook, hook_name)
     for impl in reversed(caller.get_hookimpls()):
-        args = [kwargs[a] for a in impl.argnames]
-        yield impl.plugin_name, functools.partial(impl.function, *args)
+
+        def call(_impl: pluggy.HookImpl = impl, **kwargs: Any) -> Any:
+            return _impl.function(*[kwargs[a] for a in _impl.argnames])
+
+        yield impl.plugin_name, call

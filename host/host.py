@@ -124,11 +124,9 @@ class Host:
 
     def wrap(self, name: str, app: WSGIApplication) -> WSGIApplication:
         """Apply every ``apphost_wrap_app`` impl in call order; raise if one fails."""
-        for plugin, call in call_each(
-            self.pm, "apphost_wrap_app", apphost=self.view, name=name, app=app
-        ):
+        for plugin, call in call_each(self.pm, "apphost_wrap_app"):
             try:
-                wrapped = call()
+                wrapped = call(apphost=self.view, name=name, app=app)
             except Exception as exc:
                 raise PluginError(
                     f"plugin {plugin!r} apphost_wrap_app({name!r})", describe(exc)
@@ -156,11 +154,11 @@ class Host:
         for i, claim in enumerate(self.config.claims):
             claimant = f"config [[claims]] #{i + 1} ({self.config.source})"
             self._add(routes, problems, claim, claimant, 2)
-        for plugin, call in call_each(self.pm, "apphost_claim_routes", apphost=self.view):
+        for plugin, call in call_each(self.pm, "apphost_claim_routes"):
             info = self.plugins.get(plugin)
             claimant = info.label if info else f"plugin {plugin!r}"
             try:
-                result = call()
+                result = call(apphost=self.view)
                 claims = [result] if isinstance(result, Claim) else list(result or ())
             except Exception as exc:
                 log.debug("apphost_claim_routes of %s", claimant, exc_info=True)
@@ -250,18 +248,18 @@ class Host:
 
     def startup(self) -> None:
         """Run ``apphost_startup``; if one raises, run shutdown hooks and raise naming it."""
-        for plugin, call in call_each(self.pm, "apphost_startup", apphost=self.view):
+        for plugin, call in call_each(self.pm, "apphost_startup"):
             try:
-                call()
+                call(apphost=self.view)
             except Exception as exc:
                 self.shutdown()
                 raise PluginError(f"plugin {plugin!r} apphost_startup", describe(exc)) from exc
 
     def shutdown(self) -> None:
         """Run every ``apphost_shutdown`` impl; log, never raise, what fails."""
-        for plugin, call in call_each(self.pm, "apphost_shutdown", apphost=self.view):
+        for plugin, call in call_each(self.pm, "apphost_shutdown"):
             try:
-                call()
+                call(apphost=self.view)
             except Exception:
                 log.exception("plugin %r apphost_shutdown raised", plugin)
 
