@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import os
+import queue
+import re
+import signal
+import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import importlib_metadata
@@ -80,3 +87,89 @@ def _no_plugin_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's own APPHOST_* settings must not leak into tests."""
     for var in ("APPHOST_LOAD_PLUGINS", "APPHOST_DISABLE_PLUGINS", "APPHOST_CONFIG"):
         monkeypatch.delenv(var, raising=False)
+
+
+class Server:
+    """A real ``apphost serve`` subprocess on an ephemeral loopback port."""
+
+    def __init__(self, proc: subprocess.Popen[str], port: int, log: list[str]) -> None:
+        self.proc, self.port, self.log = proc, port, log
+        self.url = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, host: str | None = None, timeout: float = 10) -> tuple[int, str, dict[str, str]]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            headers = {"Host": host} if host else {}
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode("utf-8", "replace"), dict(resp.getheaders())
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+def start_server(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Server:
+    """Start ``apphost serve --listen 127.0.0.1:0 ARGS`` and wait until it prints its port."""
+    cmd = [sys.executable, "-m", "apphost", "serve", "--listen", "127.0.0.1:0", *args]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+    )
+    log: list[str] = []
+    found: queue.Queue[int | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            m = re.search(r"Serving on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                found.put(int(m.group(1)))
+        found.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        port = found.get(timeout=timeout)
+    except queue.Empty:
+        port = None
+    if port is None:
+        proc.kill()
+        raise RuntimeError("apphost serve did not start:\n" + "".join(log))
+    return Server(proc, port, log)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """``serve(*args, env=...)`` starts a server; every one is stopped after the test."""
+    servers: list[Server] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Server:
+        servers.append(start_server(*args, env=env))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(10)
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., tuple[int, str]]:
+    """``run_cli("routes", "--json")`` -> (exit code, output) through click's CliRunner."""
+    from click.testing import CliRunner
+
+    from apphost.cli import main
+
+    def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return run

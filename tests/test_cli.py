@@ -1,0 +1,97 @@
+"""The CLI through click's CliRunner, against the installed examples and throwaway plugins."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .conftest import Dists, unique
+
+Run = Callable[..., tuple[int, str]]
+
+
+def test_help_names_every_command(run_cli: Run) -> None:
+    code, out = run_cli("--help")
+    assert code == 0
+    for command in ("serve", "routes", "plugins", "check"):
+        assert command in out
+
+
+def test_python_dash_m() -> None:
+    out = subprocess.run([sys.executable, "-m", "apphost", "--version"], capture_output=True, text=True, check=True)
+    assert "0.1.0" in out.stdout
+
+
+def test_routes_table(run_cli: Run) -> None:
+    code, out = run_cli("routes")
+    assert code == 0
+    header, *lines = out.splitlines()
+    assert header.split() == ["HOST", "PATH", "APP", "DISTRIBUTION", "CLAIMED", "BY"]
+    hello = next(line for line in lines if "/hello" in line)
+    assert hello.split()[:4] == ["*", "/hello", "hello", "apphost-hello==0.1.0"]
+    # Precedence order: host-specific routes before host-less ones.
+    hosts = [line.split()[0] for line in lines]
+    assert hosts.index("notes.localhost") < hosts.index("*.localhost") < hosts.index("*")
+
+
+def test_plugins_json_shows_status_and_hooks(run_cli: Run) -> None:
+    code, out = run_cli("plugins", "--json")
+    assert code == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
+    assert rows[("app", "wiki")]["status"] == "ok"
+    assert rows[("plugin", "tenants")]["hooks"] == ["apphost_claim_routes"]
+
+
+def test_broken_plugin_is_reported_by_every_command(run_cli: Run, dists: Dists) -> None:
+    mod = unique("broken")
+    dists.add("broken-dist", version="0.9", apps={"broken": f"{mod}:app"}, modules={mod: "raise RuntimeError('kaput')"})
+    code, out = run_cli("check")
+    assert code == 1
+    assert "problem: app 'broken' (broken-dist==0.9)" in out and "kaput" in out
+    code, out = run_cli("plugins")
+    assert code == 0
+    assert "failed: PluginError" in out and "kaput" in out
+    code, out = run_cli("routes")
+    assert code == 0 and "/broken" in out
+    # The user can always get past it.
+    code, out = run_cli("check", env={"APPHOST_DISABLE_PLUGINS": "broken-dist"})
+    assert code == 0, out
+
+
+def test_config_error_is_a_clean_message(run_cli: Run, tmp_path: Path) -> None:
+    cfg = tmp_path / "apphost.toml"
+    cfg.write_text("[apphost]\nthreads = 'many'\n")
+    code, out = run_cli("check", "--config", str(cfg))
+    assert code == 1
+    assert out.strip() == "Error: config apphost.threads: must be int, not 'many'"
+    code, out = run_cli("routes", "--config", str(tmp_path / "none.toml"))
+    assert code == 1 and "not found" in out
+
+
+def test_operator_claim_in_config(run_cli: Run, tmp_path: Path) -> None:
+    cfg = tmp_path / "apphost.toml"
+    cfg.write_text('[[claims]]\napp = "hello"\nhost = "hello.example.org"\n')
+    code, out = run_cli("routes", "--json", "--config", str(cfg))
+    rows = json.loads(out)
+    hello = [r for r in rows if r["app"] == "hello"]
+    assert [(r["host"], r["path"]) for r in hello] == [("hello.example.org", "/"), ("*", "/hello")]
+    assert hello[0]["claimed_by"].startswith("config [[claims]] #1")
+
+
+def test_serve_strict_refuses_listing_all(run_cli: Run, dists: Dists) -> None:
+    m1, m2 = unique("a"), unique("b")
+    dists.add("a-dist", apps={"a": f"{m1}:app"}, modules={m1: "raise ImportError('a broke')"})
+    dists.add("b-dist", plugins={"b": m2}, modules={m2: "def apphost_claim_routes():\n    raise ValueError('b broke')\n"})
+    code, out = run_cli("serve", "--strict", "--listen", "127.0.0.1:0")
+    assert code == 1
+    assert "refusing to start (--strict)" in out and "a broke" in out and "b broke" in out
+
+
+def test_serve_bad_flag_value(run_cli: Run) -> None:
+    code, out = run_cli("serve", "--listen", "nowhere")
+    assert code == 1 and "apphost.listen" in out and "'nowhere' is not HOST:PORT" in out
+    code, out = run_cli("serve", "--threads", "0")
+    assert code == 2 and "--threads" in out

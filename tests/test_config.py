@@ -1,0 +1,132 @@
+"""Config: precedence, every key's type check, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apphost import Claim, ConfigError
+from apphost.config import SETTINGS, Config, load_config, parse_config
+
+
+def test_defaults() -> None:
+    config = Config()
+    assert config.listen == ("127.0.0.1:8080",)
+    assert config.server_name == "localhost"
+    assert (config.threads, config.max_dynamic_apps, config.shutdown_timeout) == (8, 256, 30.0)
+    assert config.allowed_hosts == () and config.allow_encoded_slashes is False
+
+
+def test_full_file(tmp_path: Path) -> None:
+    path = tmp_path / "apphost.toml"
+    path.write_text(
+        """
+[apphost]
+listen = ["127.0.0.1:9000", "[::1]:9000"]
+server_name = "Example.ORG"
+threads = 4
+allowed_hosts = ["example.org", "*.Example.org"]
+allow_encoded_slashes = true
+max_dynamic_apps = 10
+shutdown_timeout = 5
+[waitress]
+trusted_proxy = "127.0.0.1"
+[[claims]]
+app = "blog"
+subdomain = "blog"
+priority = 3
+[apps.blog]
+title = "My blog"
+"""
+    )
+    config = load_config(path)
+    assert config.listen == ("127.0.0.1:9000", "[::1]:9000")
+    assert config.server_name == "example.org"
+    assert config.allowed_hosts == ("example.org", "*.example.org")
+    assert config.shutdown_timeout == 5.0 and isinstance(config.shutdown_timeout, float)
+    assert config.waitress["trusted_proxy"] == "127.0.0.1"
+    assert config.claims == (Claim(app="blog", subdomain="blog", priority=3),)
+    assert config.apps["blog"]["title"] == "My blog"
+    assert config.source == str(path)
+
+
+def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_config().source == "defaults"
+    (tmp_path / "apphost.toml").write_text('[apphost]\nserver_name = "cwd.example"\n')
+    assert load_config().server_name == "cwd.example"
+    env_file = tmp_path / "env.toml"
+    env_file.write_text('[apphost]\nserver_name = "env.example"\n')
+    monkeypatch.setenv("APPHOST_CONFIG", str(env_file))
+    assert load_config().server_name == "env.example"
+    flag_file = tmp_path / "flag.toml"
+    flag_file.write_text('[apphost]\nserver_name = "flag.example"\nthreads = 2\n')
+    config = load_config(flag_file)
+    assert config.server_name == "flag.example"
+    config = config.with_flags(server_name="cli.example", threads=None, listen=())
+    assert (config.server_name, config.threads, config.listen) == ("cli.example", 2, ("127.0.0.1:8080",))
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "message"),
+    [
+        ({"apphost": {"thread": 4}}, "apphost.thread", "unknown key"),
+        ({"apphost": {"threads": "4"}}, "apphost.threads", "must be int"),
+        ({"apphost": {"threads": True}}, "apphost.threads", "must be int"),
+        ({"apphost": {"threads": 0}}, "apphost.threads", "at least 1"),
+        ({"apphost": {"max_dynamic_apps": 0}}, "apphost.max_dynamic_apps", "at least 1"),
+        ({"apphost": {"shutdown_timeout": -1}}, "apphost.shutdown_timeout", "negative"),
+        ({"apphost": {"shutdown_timeout": "5s"}}, "apphost.shutdown_timeout", "must be float"),
+        ({"apphost": {"allow_encoded_slashes": "yes"}}, "apphost.allow_encoded_slashes", "must be bool"),
+        ({"apphost": {"listen": [8080]}}, "apphost.listen", "list of strings"),
+        ({"apphost": {"listen": ["localhost"]}}, "apphost.listen", "is not HOST:PORT"),
+        ({"apphost": {"listen": []}}, "apphost.listen", "at least one"),
+        ({"apphost": {"server_name": "a b"}}, "apphost.server_name", "not a host name"),
+        ({"apphost": {"server_name": "example.org:80"}}, "apphost.server_name", "no port"),
+        ({"apphost": {"allowed_hosts": ["bad host"]}}, "apphost.allowed_hosts", "not a host name"),
+        ({"apphost": "x"}, "apphost", "must be a table"),
+        ({"server": {}}, "server", "unknown table"),
+        ({"waitress": {"no_such_adjustment": 1}}, "waitress.no_such_adjustment", "Unknown adjustment"),
+        ({"waitress": {"threads": 4}}, "waitress.threads", "in [apphost]"),
+        ({"claims": {"app": "x"}}, "claims", "array of tables"),
+        ({"claims": [{"app": "x", "pth": "/"}]}, "claims[0].pth", "unknown key"),
+        ({"claims": [{"path": "/x"}]}, "claims[0].app", "missing"),
+        ({"claims": [{"app": "x", "priority": "high"}]}, "claims[0].priority", "must be int"),
+        ({"apps": {"blog": 3}}, "apps.blog", "must be a table"),
+    ],
+)
+def test_errors_name_the_key(data: dict[str, object], key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    assert info.value.key == key
+    assert message in str(info.value)
+
+
+def test_flag_errors_name_the_flag() -> None:
+    with pytest.raises(ConfigError, match="apphost.listen"):
+        Config().with_flags(listen=("nope",))
+
+
+def test_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="--config: file .*missing.toml.* not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[apphost\n")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(bad)
+    monkeypatch.setenv("APPHOST_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(ConfigError, match=r"\$APPHOST_CONFIG: file"):
+        load_config()
+
+
+def test_settings_are_the_scalar_fields() -> None:
+    assert SETTINGS == (
+        "listen",
+        "server_name",
+        "threads",
+        "allowed_hosts",
+        "allow_encoded_slashes",
+        "max_dynamic_apps",
+        "shutdown_timeout",
+    )
