@@ -96,7 +96,9 @@ class Server:
         self.proc, self.port, self.log = proc, port, log
         self.url = f"http://127.0.0.1:{port}"
 
-    def get(self, path: str, host: str | None = None, timeout: float = 10) -> tuple[int, str, dict[str, str]]:
+    def get(
+        self, path: str, host: str | None = None, timeout: float = 10
+    ) -> tuple[int, str, dict[str, str]]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             headers = {"Host": host} if host else {}
@@ -120,7 +122,11 @@ def start_server(*args: str, env: dict[str, str] | None = None, timeout: float =
     """Start ``apphost serve --listen 127.0.0.1:0 ARGS`` and wait until it prints its port."""
     cmd = [sys.executable, "-m", "apphost", "serve", "--listen", "127.0.0.1:0", *args]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})}
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     log: list[str] = []
     found: queue.Queue[int | None] = queue.Queue()
@@ -164,9 +170,8 @@ def serve() -> Iterator[Callable[..., Server]]:
 @pytest.fixture
 def run_cli() -> Callable[..., tuple[int, str]]:
     """``run_cli("routes", "--json")`` -> (exit code, output) through click's CliRunner."""
-    from click.testing import CliRunner
-
     from apphost.cli import main
+    from click.testing import CliRunner
 
     def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
         result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

@@ -21,7 +21,9 @@ def test_help_names_every_command(run_cli: Run) -> None:
 
 
 def test_python_dash_m() -> None:
-    out = subprocess.run([sys.executable, "-m", "apphost", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "apphost", "--version"], capture_output=True, text=True, check=True
+    )
     assert "0.1.0" in out.stdout
 
 
@@ -47,7 +49,12 @@ def test_plugins_json_shows_status_and_hooks(run_cli: Run) -> None:
 
 def test_broken_plugin_is_reported_by_every_command(run_cli: Run, dists: Dists) -> None:
     mod = unique("broken")
-    dists.add("broken-dist", version="0.9", apps={"broken": f"{mod}:app"}, modules={mod: "raise RuntimeError('kaput')"})
+    dists.add(
+        "broken-dist",
+        version="0.9",
+        apps={"broken": f"{mod}:app"},
+        modules={mod: "raise RuntimeError('kaput')"},
+    )
     code, out = run_cli("check")
     assert code == 1
     assert "problem: app 'broken' (broken-dist==0.9)" in out and "kaput" in out
@@ -74,7 +81,7 @@ def test_config_error_is_a_clean_message(run_cli: Run, tmp_path: Path) -> None:
 def test_operator_claim_in_config(run_cli: Run, tmp_path: Path) -> None:
     cfg = tmp_path / "apphost.toml"
     cfg.write_text('[[claims]]\napp = "hello"\nhost = "hello.example.org"\n')
-    code, out = run_cli("routes", "--json", "--config", str(cfg))
+    _code, out = run_cli("routes", "--json", "--config", str(cfg))
     rows = json.loads(out)
     hello = [r for r in rows if r["app"] == "hello"]
     assert [(r["host"], r["path"]) for r in hello] == [("hello.example.org", "/"), ("*", "/hello")]
@@ -84,7 +91,11 @@ def test_operator_claim_in_config(run_cli: Run, tmp_path: Path) -> None:
 def test_serve_strict_refuses_listing_all(run_cli: Run, dists: Dists) -> None:
     m1, m2 = unique("a"), unique("b")
     dists.add("a-dist", apps={"a": f"{m1}:app"}, modules={m1: "raise ImportError('a broke')"})
-    dists.add("b-dist", plugins={"b": m2}, modules={m2: "def apphost_claim_routes():\n    raise ValueError('b broke')\n"})
+    dists.add(
+        "b-dist",
+        plugins={"b": m2},
+        modules={m2: "def apphost_claim_routes():\n    raise ValueError('b broke')\n"},
+    )
     code, out = run_cli("serve", "--strict", "--listen", "127.0.0.1:0")
     assert code == 1
     assert "refusing to start (--strict)" in out and "a broke" in out and "b broke" in out

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from apphost import Claim, ConfigError
 from apphost.config import SETTINGS, Config, load_config, parse_config
 
@@ -65,7 +64,11 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = load_config(flag_file)
     assert config.server_name == "flag.example"
     config = config.with_flags(server_name="cli.example", threads=None, listen=())
-    assert (config.server_name, config.threads, config.listen) == ("cli.example", 2, ("127.0.0.1:8080",))
+    assert (config.server_name, config.threads, config.listen) == (
+        "cli.example",
+        2,
+        ("127.0.0.1:8080",),
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +81,11 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"apphost": {"max_dynamic_apps": 0}}, "apphost.max_dynamic_apps", "at least 1"),
         ({"apphost": {"shutdown_timeout": -1}}, "apphost.shutdown_timeout", "negative"),
         ({"apphost": {"shutdown_timeout": "5s"}}, "apphost.shutdown_timeout", "must be float"),
-        ({"apphost": {"allow_encoded_slashes": "yes"}}, "apphost.allow_encoded_slashes", "must be bool"),
+        (
+            {"apphost": {"allow_encoded_slashes": "yes"}},
+            "apphost.allow_encoded_slashes",
+            "must be bool",
+        ),
         ({"apphost": {"listen": [8080]}}, "apphost.listen", "list of strings"),
         ({"apphost": {"listen": ["localhost"]}}, "apphost.listen", "is not HOST:PORT"),
         ({"apphost": {"listen": []}}, "apphost.listen", "at least one"),
@@ -87,7 +94,11 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"apphost": {"allowed_hosts": ["bad host"]}}, "apphost.allowed_hosts", "not a host name"),
         ({"apphost": "x"}, "apphost", "must be a table"),
         ({"server": {}}, "server", "unknown table"),
-        ({"waitress": {"no_such_adjustment": 1}}, "waitress.no_such_adjustment", "Unknown adjustment"),
+        (
+            {"waitress": {"no_such_adjustment": 1}},
+            "waitress.no_such_adjustment",
+            "Unknown adjustment",
+        ),
         ({"waitress": {"threads": 4}}, "waitress.threads", "in [apphost]"),
         ({"claims": {"app": "x"}}, "claims", "array of tables"),
         ({"claims": [{"app": "x", "pth": "/"}]}, "claims[0].pth", "unknown key"),
@@ -104,12 +115,12 @@ def test_errors_name_the_key(data: dict[str, object], key: str, message: str) ->
 
 
 def test_flag_errors_name_the_flag() -> None:
-    with pytest.raises(ConfigError, match="apphost.listen"):
+    with pytest.raises(ConfigError, match=r"apphost\.listen"):
         Config().with_flags(listen=("nope",))
 
 
 def test_file_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match="--config: file .*missing.toml.* not found"):
+    with pytest.raises(ConfigError, match=r"--config: file .*missing\.toml.* not found"):
         load_config(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[apphost\n")

@@ -67,7 +67,11 @@ def test_tenants_one_app_per_subdomain(server: Server) -> None:
 def test_people_one_app_per_segment(server: Server) -> None:
     status, body, _ = server.get("/people/alice/posts")
     assert status == 200
-    assert "person=alice" in body and "script_name=/people/alice" in body and "path_info=/posts" in body
+    assert (
+        "person=alice" in body
+        and "script_name=/people/alice" in body
+        and "path_info=/posts" in body
+    )
     assert server.get("/people/carol")[0] == 404
     assert server.get("/people")[0] == 404
 
@@ -81,7 +85,9 @@ def test_health_and_hostile_input(server: Server) -> None:
     assert server.get("/hello/../../etc")[0] == 400
 
 
-def test_check_routes_plugins_against_installed_examples(run_cli: Callable[..., tuple[int, str]]) -> None:
+def test_check_routes_plugins_against_installed_examples(
+    run_cli: Callable[..., tuple[int, str]],
+) -> None:
     code, out = run_cli("check")
     assert code == 0, out
     code, out = run_cli("routes", "--json")
