@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .hosts import parse_host, to_ascii
+from .hosts import is_dns_labels, parse_host, to_ascii
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -157,7 +157,7 @@ def _normalize_host(claim: Claim, server_name: str) -> tuple[HostKind, str]:
     except ValueError as exc:
         raise ValueError(f"{field} {exc}") from None
     if field == "subdomain":
-        if rest and (parse_host(rest) is None or ":" in rest or rest.endswith(".")):
+        if rest and not is_dns_labels(rest):
             raise ValueError(f"subdomain {value!r} is not a valid DNS label sequence")
         if wild:
             return "wildcard", f"{rest}.{server_name}" if rest else server_name

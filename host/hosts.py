@@ -2,15 +2,17 @@
 
     >>> parse_host("API.Example.COM.:8080")
     ('api.example.com', 8080)
-    >>> parse_host("[::1]")
+    >>> parse_host("[0:0::1]")
     ('[::1]', None)
     >>> parse_host("evil, good") is None
     True
 
 Accepted: DNS names (letters, digits, ``-``, ``_``; labels of 1-63 characters,
 253 in all), IPv4, bracketed IPv6, and an optional port 1-65535. The result is
-lower-case with one trailing dot stripped. Anything else (non-ASCII, spaces,
-commas from folded duplicate headers, empty labels) gives ``None``.
+lower-case with one trailing dot stripped, IPv6 in its compressed form.
+Anything else (non-ASCII, spaces, commas from folded duplicate headers, empty
+labels, a name ending in a number that is not a dotted-quad IPv4 such as
+``1.2.3.999`` or ``0x7f.1``) gives ``None``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from __future__ import annotations
 import ipaddress
 import re
 
-MAX_HOST_LENGTH = 260  # 253 for the name, ":65535" for the port
+MAX_HOST_LENGTH = 260  # 253 for the name, a trailing dot, ":65535" for the port
 
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_NAME = rf"(?:{_LABEL}\.)*{_LABEL}"
+_NAME_RE = re.compile(_NAME, re.IGNORECASE | re.ASCII)
 _HOST_RE = re.compile(
-    rf"(?:(?P<name>(?:{_LABEL}\.)*{_LABEL})\.?|(?P<ip6>\[[0-9a-f:.]+\]))(?::(?P<port>[0-9]{{1,5}}))?",
+    rf"(?:(?P<name>{_NAME})\.?|\[(?P<ip6>[0-9a-f:.]+)\])(?::(?P<port>[0-9]{{1,5}}))?",
     re.IGNORECASE | re.ASCII,
 )
 
@@ -43,25 +47,45 @@ def parse_host(value: str) -> tuple[str, int | None] | None:
     if name is not None:
         if len(name) > 253:
             return None
-        return name.lower(), port
+        name = name.lower()
+        # As browsers do (WHATWG URL): a name ending in a number must be an IPv4.
+        if name.rpartition(".")[2].isdigit():
+            try:
+                ipaddress.IPv4Address(name)
+            except ValueError:
+                return None
+        return name, port
     try:
-        ipaddress.IPv6Address(ip6[1:-1])
+        return f"[{ipaddress.IPv6Address(ip6).compressed}]", port
     except ValueError:
         return None
-    return ip6.lower(), port
+
+
+def is_dns_labels(value: str) -> bool:
+    """True if ``value`` is dot-separated DNS labels (a subdomain), ASCII, no trailing dot."""
+    return len(value) <= 253 and _NAME_RE.fullmatch(value) is not None
 
 
 def to_ascii(host: str) -> str:
-    """Convert a claimed host's labels to IDNA A-labels (``bücher`` -> ``xn--bcher-kva``)."""
+    """Lower-case ``host`` with its labels as IDNA A-labels (``bücher`` -> ``xn--bcher-kva``)."""
     if host.isascii():
         return host.lower()
     try:
         return ".".join(
             label.encode("idna").decode("ascii") if label != "*" else label
             for label in host.split(".")
-        )
+        ).lower()
     except UnicodeError as exc:
         raise ValueError(f"{host!r} is not a valid internationalized host name: {exc}") from None
+
+
+def host_pattern(pattern: str) -> str:
+    """Normalize an ``allowed_hosts`` pattern (a host or ``*.suffix``; a port is ignored)."""
+    wild = pattern.startswith("*.")
+    parsed = parse_host(to_ascii(pattern[2:] if wild else pattern))
+    if parsed is None:
+        raise ValueError(f"{pattern!r} is not a host name, IPv4, [IPv6] or *.suffix")
+    return ("*." if wild else "") + parsed[0]
 
 
 def host_matches(host: str, patterns: frozenset[str]) -> bool:
