@@ -49,6 +49,8 @@ class Config:
     allow_encoded_slashes: bool = False
     max_dynamic_apps: int = 256
     shutdown_timeout: float = 30.0
+    status_page: str = "local"  # "off", "local" (loopback clients only) or "public"
+    access_log: bool = True
     # Tables other than [apphost]:
     waitress: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     claims: tuple[Claim, ...] = ()
@@ -155,6 +157,10 @@ def _checked(config: Config) -> Config:
     for key in ("threads", "max_dynamic_apps"):
         if getattr(config, key) < 1:
             raise ConfigError(f"apphost.{key}", f"must be at least 1, not {getattr(config, key)}")
+    if config.status_page not in ("off", "local", "public"):
+        raise ConfigError(
+            "apphost.status_page", f"must be 'off', 'local' or 'public', not {config.status_page!r}"
+        )
     if config.shutdown_timeout < 0:
         raise ConfigError("apphost.shutdown_timeout", "must not be negative")
     if not config.listen:

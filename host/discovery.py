@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,7 @@ APPS_GROUP = "apphost.apps"
 PLUGINS_GROUP = "apphost.plugins"
 ENV_LOAD = "APPHOST_LOAD_PLUGINS"
 ENV_DISABLE = "APPHOST_DISABLE_PLUGINS"
+log = logging.getLogger("apphost")
 HOOK_NAMES = tuple(n for n in dir(hookspecs) if n.startswith("apphost_"))
 
 
@@ -176,6 +178,7 @@ def register_plugins(
                 pm.unregister(name=ep.name)
             info.status = f"failed: {describe(exc)}"
             problems.append(f"{info.label}, entry point '{ep.name} = {ep.value}': {describe(exc)}")
+            log.debug("%s failed to load", info.label, exc_info=True)
             continue
         info.hooks = tuple(sorted(c.name for c in pm.get_hookcallers(obj) or ()))
     return plugins, problems

@@ -27,7 +27,9 @@ from .config import Config
 from .discovery import PluginInfo, call_each, dist_of, make_plugin_manager, register_plugins, scan
 from .dynamic import DynamicApps
 from .errors import PluginError, StrictError
+from .observe import Metrics, Observer
 from .routing import Dispatcher, RouteTable, build_table
+from .status import status_pages
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -58,12 +60,19 @@ class Host:
         self.problems: list[str] = []  # load_problems and those of the last rebuild
         self.routes: list[Route] = []
         self.view = HostView(_InfoView(self.apps), config, config.server_name)
+        self.metrics = Metrics()
+        self.metrics.collect_hooks.append(self._collect)
         self.dispatcher = Dispatcher(
             RouteTable(config.server_name),
             allowed_hosts=config.allowed_hosts,
             allow_encoded_slashes=config.allow_encoded_slashes,
-            own={"/_apphost/health": self.health},
+            own={
+                "/_apphost/health": self.health,
+                **status_pages(self, config.status_page, self.metrics),
+            },
         )
+        # What a server runs: the dispatcher, observed (access log, metrics).
+        self.app = Observer(self.dispatcher, access_log=config.access_log, metrics=self.metrics)
         self.draining = False
 
     @classmethod
@@ -220,6 +229,11 @@ class Host:
 
     def _wrap_dynamic(self, name: str, app: WSGIApplication) -> WSGIApplication:
         return guarded(self.wrap(name, app), name)
+
+    def _collect(self, metrics: Metrics) -> None:
+        for entry in self.dispatcher.table.entries:
+            if isinstance(entry.app, DynamicApps):
+                metrics.dynamic_apps.labels(entry.route.describe()).set(len(entry.app))
 
     def rebuild(self) -> RouteTable:
         """Collect claims, build a new table and swap it in (requests in flight keep the old)."""

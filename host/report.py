@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .dynamic import DynamicApps
-from .host import Host
-from .routing import Entry
+
+if TYPE_CHECKING:
+    from .host import Host
+    from .routing import Entry
 
 
 def _host_column(entry: Entry, server_name: str) -> str:

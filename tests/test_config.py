@@ -93,6 +93,8 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"apphost": {"server_name": "example.org:80"}}, "apphost.server_name", "no port"),
         ({"apphost": {"allowed_hosts": ["bad host"]}}, "apphost.allowed_hosts", "not a host name"),
         ({"apphost": "x"}, "apphost", "must be a table"),
+        ({"apphost": {"status_page": "on"}}, "apphost.status_page", "'off', 'local' or 'public'"),
+        ({"apphost": {"access_log": 1}}, "apphost.access_log", "must be bool"),
         ({"server": {}}, "server", "unknown table"),
         (
             {"waitress": {"no_such_adjustment": 1}},
@@ -140,4 +142,6 @@ def test_settings_are_the_scalar_fields() -> None:
         "allow_encoded_slashes",
         "max_dynamic_apps",
         "shutdown_timeout",
+        "status_page",
+        "access_log",
     )

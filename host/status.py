@@ -1,0 +1,134 @@
+"""The host's own pages under ``/_apphost/``: status (HTML), routes and plugins (JSON), metrics.
+
+    pages = status_pages(host, mode="local", metrics=metrics)   # path -> WSGI app
+    Dispatcher(table, own={"/_apphost/health": host.health, **pages})
+
+``mode`` is the ``status_page`` setting: ``"off"`` (404), ``"local"`` (loopback
+clients only, else 403) or ``"public"``. The health check is not here: it
+always answers, for load balancers.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .apps import plain_response
+from .report import plugin_rows, route_rows
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .host import Host
+    from .observe import Metrics
+
+MODES = ("off", "local", "public")
+_FORBIDDEN = plain_response(
+    "403 Forbidden", "403 Forbidden: the status pages answer loopback clients only\n"
+)
+
+
+def status_pages(host: Host, mode: str, metrics: Metrics | None) -> dict[str, WSGIApplication]:
+    """The pages for ``mode``, each guarded by the access rule."""
+    if mode == "off":
+        return {}
+    pages: dict[str, Callable[[], tuple[str, bytes]]] = {
+        "/_apphost/": lambda: ("text/html; charset=utf-8", render_html(host).encode()),
+        "/_apphost/routes": lambda: (
+            "application/json",
+            json.dumps(route_rows(host), indent=1).encode(),
+        ),
+        "/_apphost/plugins": lambda: (
+            "application/json",
+            json.dumps(plugin_rows(host), indent=1).encode(),
+        ),
+    }
+    if metrics is not None:
+        pages["/_apphost/metrics"] = lambda: (
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics.exposition(),
+        )
+    return {path: _page(render, public=mode == "public") for path, render in pages.items()}
+
+
+def _page(render: Callable[[], tuple[str, bytes]], public: bool) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not public and not is_loopback(environ.get("REMOTE_ADDR", "")):
+            return _FORBIDDEN(environ, start_response)
+        content_type, body = render()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]
+
+    return app
+
+
+def is_loopback(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin-bottom:2em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}
+th{background:#f3f3f3}.failed{color:#b00020;font-weight:600}.ok{color:#1b5e20}
+"""
+
+
+def render_html(host: Host) -> str:
+    """The status page: routes in precedence order, then every app and plugin with its status."""
+    routes = route_rows(host)
+    plugins = plugin_rows(host)
+    problems = host.all_problems()
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>apphost status</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>apphost</h1><p>server name <code>{_e(host.config.server_name)}</code>, "
+        f"{len(routes)} routes, {len(plugins)} apps and plugins, {len(problems)} problems.</p>",
+        "<h2>Routes</h2>",
+        _table(routes, ["host", "path", "app", "distribution", "claimed_by", "status"], "routes"),
+        "<h2>Apps and plugins</h2>",
+        _table(plugins, ["kind", "name", "distribution", "entry_point", "status"], "plugins"),
+    ]
+    if problems:
+        parts.append("<h2>Problems</h2><ul id=problems>")
+        parts += [f"<li class=failed>{_e(p)}</li>" for p in problems]
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], ident: str) -> str:
+    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = str(row.get(c, ""))
+            cls = ""
+            if c == "status":
+                cls = (
+                    " class=ok"
+                    if value == "ok"
+                    else " class=failed"
+                    if value != "not loaded"
+                    else ""
+                )
+            cells.append(f"<td{cls}>{_e(value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table id={ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)

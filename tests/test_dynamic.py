@@ -1,0 +1,197 @@
+"""Dynamic apps: once per key, no lock across keys, bounded LRU, None and errors not kept."""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from apphost import Claim
+from apphost.dynamic import DynamicApps
+from werkzeug.test import Client
+
+from .conftest import Dists, Server, unique
+
+
+def text_app(body: str) -> Any:
+    data = body.encode()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))]
+        )
+        return [data]
+
+    return app
+
+
+def no_wrap(name: str, app: Any) -> Any:
+    return app
+
+
+def test_made_once_under_concurrent_first_requests() -> None:
+    calls: list[str] = []
+    gate = threading.Event()
+
+    def factory(key: str) -> Any:
+        calls.append(key)
+        gate.wait(5)
+        return text_app(key)
+
+    apps = DynamicApps(factory, "t", 10, no_wrap)
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(apps.get("k"))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert calls == ["k"]
+    assert len(results) == 8 and len({id(r) for r in results}) == 1
+
+
+def test_lru_is_bounded_and_keeps_recent() -> None:
+    made: list[str] = []
+    apps = DynamicApps(lambda k: made.append(k) or text_app(k), "t", 3, no_wrap)
+    for key in "abcd":
+        apps.get(key)
+    assert len(apps) == 3
+    apps.get("b")  # recently used: survives the next eviction
+    apps.get("e")
+    apps.get("b")
+    assert made == ["a", "b", "c", "d", "e"]
+    apps.get("a")  # evicted earlier: made again
+    assert made[-1] == "a"
+
+
+def test_none_and_errors_are_not_kept() -> None:
+    calls: list[str] = []
+
+    def factory(key: str) -> Any:
+        calls.append(key)
+        if key == "boom":
+            raise RuntimeError("factory failed")
+        return None
+
+    apps = DynamicApps(factory, "t", 10, no_wrap)
+    assert apps.get("nobody") is None and apps.get("nobody") is None
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            apps.get("boom")
+    assert calls == ["nobody", "nobody", "boom", "boom"] and len(apps) == 0
+
+
+def test_non_callable_result_is_an_error() -> None:
+    apps = DynamicApps(lambda k: "not an app", "t", 10, no_wrap)
+    with pytest.raises(TypeError, match="not a WSGI app"):
+        apps.get("x")
+
+
+def test_rss_flat_across_100k_random_subdomains(dists: Dists) -> None:
+    mod = unique("tenants")
+    src = """
+from apphost import Claim
+def make(key):
+    body = key.encode()
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    return app
+def apphost_claim_routes():
+    return Claim(factory=make, subdomain="*")
+"""
+    dists.add("t-dist", plugins={"t": mod}, modules={mod: src})
+    from apphost.config import Config
+
+    host = dists.host(Config(server_name="example.com", max_dynamic_apps=256))
+    dispatcher = host.dispatcher
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Any:
+        return None
+
+    rng = random.Random(7)
+    letters = string.ascii_lowercase + string.digits
+
+    def burst(n: int) -> None:
+        for _ in range(n):
+            label = "".join(rng.choices(letters, k=12))
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": "/",
+                "SCRIPT_NAME": "",
+                "HTTP_HOST": f"{label}.example.com",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "wsgi.url_scheme": "http",
+            }
+            assert list(dispatcher(environ, start_response)) == [label.encode()]
+
+    burst(10_000)  # warm up: the LRU and the host cache fill up
+    before = rss_kb()
+    burst(90_000)
+    growth_mb = (rss_kb() - before) / 1024
+    entry = next(e for e in dispatcher.table.entries if e.route.claim.factory is not None)
+    assert len(entry.app) == 256  # type: ignore[arg-type]
+    assert growth_mb < 20, f"RSS grew {growth_mb:.1f} MB over 90k new subdomains"
+
+
+def rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+SLOW = """
+import time
+from apphost import Claim
+def make(key):
+    if key == "slow":
+        time.sleep(2)
+    if key == "missing":
+        return None
+    if key == "boom":
+        raise RuntimeError("tenant db down")
+    body = key.encode()
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    return app
+def apphost_claim_routes():
+    return Claim(factory=make, subdomain="*")
+"""
+
+
+def test_slow_factory_blocks_no_other_key_live(dists: Dists, serve: Any) -> None:
+    mod = unique("slowtenants")
+    dists.add("slow-dist", plugins={"slow": mod}, modules={mod: SLOW})
+    env = {"PYTHONPATH": str(dists.root), "APPHOST_LOAD_PLUGINS": "slow-dist"}
+    server: Server = serve("--threads", "4", env=env)
+    slow_result: list[Any] = []
+    slow = threading.Thread(
+        target=lambda: slow_result.append(server.get("/", host="slow.localhost"))
+    )
+    slow.start()
+    time.sleep(0.3)  # the slow factory is now running
+    t0 = time.monotonic()
+    assert server.get("/", host="fast.localhost")[:2] == (200, "fast")
+    assert server.get("/", host="other.localhost")[:2] == (200, "other")
+    fast_elapsed = time.monotonic() - t0
+    slow.join(10)
+    assert slow_result[0][:2] == (200, "slow")
+    assert fast_elapsed < 1.5, f"other keys waited {fast_elapsed:.2f}s behind a slow factory"
+    assert server.get("/", host="missing.localhost")[0] == 404
+    status, body, _ = server.get("/", host="boom.localhost")
+    assert status == 500 and "tenant db down" not in body
+    assert server.stop() == 0
+    log = "".join(server.log)
+    assert "tenant db down" in log and "plugin 'slow' (slow-dist==1.0)" in log
+
+
+def test_dynamic_via_client(dists: Dists) -> None:
+    host = dists.host()
+    host.config  # noqa: B018
+    assert Client(host.dispatcher).get("/x").status_code == 404
+    assert Claim(factory=text_app, path="/u/*").factory is text_app
