@@ -74,7 +74,7 @@ class Route:
             "host": self.host_key,
             "subdomain": f"{self.host_key}.<server_name>",
             "wildcard": f"*.{self.host_key}",
-            "any": "*",
+            "any": "",
         }[self.host_kind]
         path = self.path.encode("latin-1").decode("utf-8", "replace")
         return f"{host}{path}{'/*' if self.path_wild else ''}" or "/"

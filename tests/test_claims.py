@@ -122,9 +122,9 @@ def test_route_records_claim_claimant_and_rank() -> None:
 @pytest.mark.parametrize(
     ("claim", "text"),
     [
-        (Claim(app="a"), "*"),
-        (Claim(app="a", path="/café"), "*/café"),
-        (Claim(factory=factory, path="/u/*"), "*/u/*"),
+        (Claim(app="a"), "/"),
+        (Claim(app="a", path="/café"), "/café"),
+        (Claim(factory=factory, path="/u/*"), "/u/*"),
         (Claim(app="a", subdomain="www", path="/api"), "www.<server_name>/api"),
         (Claim(factory=factory, subdomain="*"), "*.example.com"),
         (Claim(app="a", host="x.org:81"), "x.org:81"),

@@ -274,7 +274,7 @@ def test_conflict_names_both_and_answers_503(dists: Dists) -> None:
     host = dists.host()
     conflict = [p for p in host.problems if "claimed twice" in p]
     assert len(conflict) == 1
-    assert "route */same" in conflict[0]
+    assert "route /same is claimed twice" in conflict[0]
     assert "plugin 'a' (a-dist==1.0)" in conflict[0] and "plugin 'b' (b-dist==1.0)" in conflict[0]
     assert get(host, "/same")[0] == 503
 
