@@ -55,6 +55,12 @@ def main() -> None:
 @click.option("--server-name", help="Name subdomain claims are relative to. [default: localhost]")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads. [default: 8]")
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    help="Worker processes on the same sockets, under this one. [default: 1]",
+)
+@click.option(
     "--strict", is_flag=True, help="Refuse to start if any plugin, app or claim has a problem."
 )
 @config_option
@@ -63,34 +69,69 @@ def serve_command(
     listen: tuple[str, ...],
     server_name: str | None,
     threads: int | None,
+    workers: int,
     strict: bool,
     config_path: str | None,
     verbose: bool,
 ) -> None:
-    """Serve every installed app on its claimed routes until SIGTERM or Ctrl-C."""
+    """Serve every installed app on its claimed routes until SIGTERM or Ctrl-C.
+
+    This process holds the sockets and supervises the worker processes that
+    serve: SIGHUP reloads plugins (installed, upgraded, removed) with no
+    request lost; SIGTERM or Ctrl-C drains and stops.
+    """
     from .server import make_server, run
+    from .supervisor import supervise
+    from .worker import Worker, command_line
 
     _setup_logging(verbose)
-    config = _load(config_path, listen=listen, server_name=server_name, threads=threads)
+    worker = None
     try:
+        worker = Worker.from_environ()  # set when the supervisor started this process
+        config = load_config(config_path).with_flags(
+            listen=listen, server_name=server_name, threads=threads
+        )
+        if worker is None:
+            sys.exit(supervise(config, workers, command_line(click.get_current_context())))
         host = Host.build(config)
         if strict:
             host.strict()
-        server = make_server(host)
-        run(host, server)
+        run(host, make_server(host, worker.sockets), worker)
     except ApphostError as exc:
+        if worker is not None and worker.failed(str(exc)):
+            sys.exit(1)  # the supervisor says why
         raise click.ClickException(str(exc)) from None
 
 
 @main.command("routes")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--match",
+    "url",
+    metavar="URL",
+    help="Show where a request for URL goes instead: the winning claim, its claimant,"
+    " SCRIPT_NAME and PATH_INFO, or why it is refused.",
+)
 @config_option
-def routes_command(as_json: bool, config_path: str | None) -> None:
-    """Show the routing table in precedence order: host, path, app, distribution, claimant."""
+def routes_command(as_json: bool, url: str | None, config_path: str | None) -> None:
+    """Show the routing table in precedence order: host, path, app, distribution, claimant.
+
+    Only hook modules are imported, never the apps themselves.
+    """
     from .report import route_rows
+    from .routing import explain
 
     _setup_logging(False)
     host = Host.build(_load(config_path))
+    if url is not None:
+        result = explain(host.dispatcher, url)
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            width = max(len(k) for k in result)
+            for key, value in result.items():
+                click.echo(f"{key.replace('_', ' ').ljust(width)}  {value}")
+        return
     rows = route_rows(host)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -112,7 +153,7 @@ def plugins_command(as_json: bool, config_path: str | None) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
-        _table(rows, ["kind", "name", "distribution", "entry_point", "status"])
+        _table(rows, ["kind", "name", "distribution", "entry_point", "hooks", "status"])
 
 
 @main.command("check")
@@ -131,6 +172,30 @@ def check_command(config_path: str | None) -> None:
     click.echo(
         f"ok: {len(host.apps)} app(s), {len(host.plugins)} plugin(s), {len(host.dispatcher.table.entries)} route(s)."
     )
+
+
+@main.command("new")
+@click.argument("name")
+@click.option(
+    "-d",
+    "--directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Directory to write NAME/ in.",
+)
+def new_command(name: str, directory: str) -> None:
+    """Write NAME/, a plugin distribution: an app, hooks claiming /NAME, a README and a test."""
+    from .scaffold import ScaffoldError, create_plugin
+
+    try:
+        root = create_plugin(name, directory)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {root}/. Make it live, see its route, run its tests:")
+    click.echo(f"  pip install -e {root}")
+    click.echo("  apphost routes")
+    click.echo(f"  python -m pytest {root}")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -68,6 +68,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "name": name,
             "distribution": f"{a.info.dist}=={a.info.version}",
             "entry_point": a.info.entry_point,
+            "hooks": "",
             "status": a.info.status,
         }
         for name, a in sorted(host.apps.items())
@@ -79,7 +80,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "distribution": f"{p.dist}=={p.version}",
             "entry_point": p.entry_point,
             "status": p.status,
-            "hooks": list(p.hooks),
+            "hooks": ", ".join(p.hooks),
         }
         for name, p in sorted(host.plugins.items())
     ]

@@ -1,10 +1,21 @@
-"""Serve a ``Host`` under waitress: listening sockets, signals, shutdown.
+"""Serve a ``Host`` under waitress until SIGTERM or SIGINT, then drain and return.
 
-    server = make_server(host)      # binds; raises ApphostError naming a bad address
-    run(host, server)               # until SIGTERM/SIGINT; then shutdown hooks
+    server = make_server(host)            # binds config.listen; ApphostError names a bad address
+    server = make_server(host, sockets)   # or serves sockets already listening (inherited)
+    run(host, server)                     # startup hooks, serve, drain, shutdown hooks
 
-apphost owns the waitress server object (``create_server``), so it can stop
-accepting, drain and exit cleanly, which ``waitress.serve`` cannot.
+On SIGTERM or SIGINT (or, in a worker, when its supervisor is gone) the
+server stops accepting at once, lets every request in flight finish byte for
+byte (at most ``shutdown_timeout`` seconds), closes idle keep-alive
+connections, and ``run`` returns after the shutdown hooks: see ``drain``.
+``/_apphost/health`` answers 503 from the moment draining begins.
+
+Signals never run code inside waitress's loop from a signal handler: they
+arrive as bytes on a socket (``apphost.signals``) whose reading end is the
+first dispatcher of the socket map (we own the map: ``create_server(map={})``).
+It reads the signal in the loop's own turn, and while draining it drives
+``Drain.sweep`` once per loop pass. Until then it costs one ``readable()``
+call per pass, like waitress's own trigger: no polling loop around waitress's.
 """
 
 from __future__ import annotations
@@ -12,18 +23,31 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import signal
+import socket
 import threading
-from typing import Any
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import waitress
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from .config import parse_listen
+from .drain import Drain, Drained
 from .errors import ApphostError
 from .host import Host
+from .signals import signal_socket
+from .sockets import describe
+
+if TYPE_CHECKING:
+    from .worker import Worker
 
 log = logging.getLogger("apphost")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 # Defaults that suit a host of many apps better than waitress's own:
 # waitress counts its own sockets in connection_limit=100, which a few slow
@@ -31,57 +55,163 @@ log = logging.getLogger("apphost")
 DEFAULT_ADJUSTMENTS: dict[str, Any] = {"connection_limit": 1000, "ident": "apphost"}
 
 
-def make_server(host: Host) -> BaseWSGIServer | MultiSocketServer:
-    """Bind every ``listen`` address and return the (not yet running) waitress server."""
+def make_server(
+    host: Host, sockets: Sequence[socket.socket] | None = None
+) -> BaseWSGIServer | MultiSocketServer:
+    """The (not yet running) waitress server on ``sockets``, else bound to ``config.listen``."""
     config = host.config
-    for addr in config.listen:
-        parse_listen(addr)
-    kw = {**DEFAULT_ADJUSTMENTS, **config.waitress}
-    kw["listen"] = " ".join(config.listen)
-    kw["threads"] = config.threads
+    kw = {**DEFAULT_ADJUSTMENTS, **config.waitress, "threads": config.threads}
+    if sockets:
+        kw["sockets"] = list(sockets)
+        where = ", ".join(describe(s) for s in sockets)
+    else:
+        for addr in config.listen:
+            parse_listen(addr)
+        kw["listen"] = " ".join(config.listen)
+        where = ", ".join(config.listen)
     try:
-        return waitress.create_server(host.dispatcher, map={}, **kw)
+        return waitress.create_server(host.app, map={}, **kw)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         )
-        raise ApphostError(f"cannot listen on {', '.join(config.listen)}: {why}") from None
+        raise ApphostError(f"cannot listen on {where}: {why}") from None
     except ValueError as exc:
-        raise ApphostError(f"cannot listen on {', '.join(config.listen)}: {exc}") from None
+        raise ApphostError(f"cannot listen on {where}: {exc}") from None
 
 
-def run(host: Host, server: BaseWSGIServer | MultiSocketServer) -> None:
-    """Serve until SIGTERM or SIGINT, then drain and run shutdown hooks."""
-    stopping = threading.Event()
+def run(
+    host: Host, server: BaseWSGIServer | MultiSocketServer, worker: Worker | None = None
+) -> None:
+    """Run startup hooks, serve until told to stop, drain, run shutdown hooks.
 
-    def stop(signum: int, frame: object) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        host.draining = True
-        server.close()
-        _close_all(server)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    host.startup()
+    ``worker``, when the supervisor started this process, is told once the
+    server is ready, and its control socket closing (the supervisor exited)
+    stops the server as SIGTERM does.
+    """
+    smap = _socket_map(server)
+    served = False
     try:
-        server.print_listen("Serving on http://{}:{}")
-        server.run()
-    except (OSError, ValueError):
-        if not stopping.is_set():
-            raise
+        with signal_socket(STOP_SIGNALS) as (reader, writer):
+            drain = Drain(smap, host.config.shutdown_timeout)
+            control = _Control(reader, writer, smap, drain, host)
+            if worker is not None:
+                _Watch(worker.control, smap, control)
+            host.startup()
+            try:
+                if worker is not None:
+                    worker.ready()
+                server.print_listen("Serving on http://{}:{}")
+                with contextlib.suppress(Drained):
+                    server.run()
+            finally:
+                served = True
+                server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+                host.shutdown()
+                if worker is not None:  # exiting now: a late SIGTERM must not kill it mid-exit
+                    for sig in STOP_SIGNALS:
+                        signal.signal(sig, signal.SIG_IGN)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        host.shutdown()
+        if not served:
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        # Listeners still open (if serving failed) are closed, never shut down.
+        wasyncore.close_all(smap, ignore_all=True)
 
 
-def _close_all(server: BaseWSGIServer | MultiSocketServer) -> None:
-    """Close every channel still in the server's map so its loop ends."""
-    for channel in list(_socket_map(server).values()):
+class _Control(wasyncore.dispatcher):  # type: ignore[misc]
+    """First in waitress's socket map: hears stop signals, then drives the drain."""
+
+    def __init__(
+        self,
+        reader: socket.socket,
+        writer: socket.socket,
+        smap: dict[int, Any],
+        drain: Drain,
+        host: Host,
+    ) -> None:
+        super().__init__(reader, map=smap)
+        self._writer = writer
+        # wasyncore.poll asks dispatchers readable() in map order: be first,
+        # so the flags the drain sets act in the same pass.
+        for fd in [fd for fd in smap if fd != self._fileno]:
+            smap[fd] = smap.pop(fd)
+        self.drain = drain
+        self.host = host
+        self.reason: str | None = None
+        self._timer: threading.Timer | None = None
+        self._due = 0.0
+
+    def stop(self, reason: str) -> None:
+        """Begin draining at the start of the next loop pass (idempotent)."""
+        if self.reason is None:
+            self.reason = reason
+            self.host.draining = True  # /_apphost/health answers 503 from now on
+            log.info("pid %d %s: stopping", os.getpid(), reason)
+
+    def readable(self) -> bool:
+        if self.reason is not None:
+            self.drain.begin()
+            self._wake_at(self.drain.sweep())
+        return True
+
+    def _wake_at(self, due: float | None) -> None:
+        """Have the loop pass again at ``due`` (``time.monotonic()``), even if nothing happens."""
+        timer = self._timer
+        if due is None or (timer is not None and timer.is_alive() and self._due <= due):
+            return
+        if timer is not None:
+            timer.cancel()
+        self._due = due
+        self._timer = threading.Timer(max(0.0, due - time.monotonic()), self._wake)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _wake(self) -> None:
         with contextlib.suppress(OSError):
-            channel.close()
+            self._writer.send(b"\0")  # not a signal number: only wakes the loop
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        try:
+            data = self.socket.recv(64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum in STOP_SIGNALS:
+                self.stop(f"received {signal.Signals(signum).name}")
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        super().close()
+
+
+class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
+    """This worker's end of the supervisor's control socket: EOF means stop."""
+
+    def __init__(self, sock: socket.socket, smap: dict[int, Any], control: _Control) -> None:
+        super().__init__(sock, map=smap)
+        self.control = control
+        self.gone = False
+
+    def readable(self) -> bool:
+        return not self.gone
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        try:
+            data = self.socket.recv(64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.gone = True
+            self.control.stop("the supervisor exited")
 
 
 def _socket_map(server: BaseWSGIServer | MultiSocketServer) -> dict[int, Any]:

@@ -99,7 +99,9 @@ def render_html(host: Host) -> str:
         "<h2>Routes</h2>",
         _table(routes, ["host", "path", "app", "distribution", "claimed_by", "status"], "routes"),
         "<h2>Apps and plugins</h2>",
-        _table(plugins, ["kind", "name", "distribution", "entry_point", "status"], "plugins"),
+        _table(
+            plugins, ["kind", "name", "distribution", "entry_point", "hooks", "status"], "plugins"
+        ),
     ]
     if problems:
         parts.append("<h2>Problems</h2><ul id=problems>")

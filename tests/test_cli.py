@@ -44,7 +44,7 @@ def test_plugins_json_shows_status_and_hooks(run_cli: Run) -> None:
     assert code == 0
     rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
     assert rows[("app", "wiki")]["status"] == "ok"
-    assert rows[("plugin", "tenants")]["hooks"] == ["apphost_claim_routes"]
+    assert rows[("plugin", "tenants")]["hooks"] == "apphost_claim_routes"
 
 
 def test_broken_plugin_is_reported_by_every_command(run_cli: Run, dists: Dists) -> None:
@@ -96,7 +96,10 @@ def test_serve_strict_refuses_listing_all(run_cli: Run, dists: Dists) -> None:
         plugins={"b": m2},
         modules={m2: "def apphost_claim_routes():\n    raise ValueError('b broke')\n"},
     )
-    code, out = run_cli("serve", "--strict", "--listen", "127.0.0.1:0")
+    # The serving worker is a fresh interpreter: it finds the plugins through PYTHONPATH.
+    code, out = run_cli(
+        "serve", "--strict", "--listen", "127.0.0.1:0", env={"PYTHONPATH": str(dists.root)}
+    )
     assert code == 1
     assert "refusing to start (--strict)" in out and "a broke" in out and "b broke" in out
 
@@ -106,3 +109,26 @@ def test_serve_bad_flag_value(run_cli: Run) -> None:
     assert code == 1 and "apphost.listen" in out and "'nowhere' is not HOST:PORT" in out
     code, out = run_cli("serve", "--threads", "0")
     assert code == 2 and "--threads" in out
+
+
+def test_routes_match(run_cli: Run) -> None:
+    code, out = run_cli("routes", "--match", "http://acme.localhost:8080/x/y", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert (result["status"], result["key"], result["script_name"], result["path_info"]) == (
+        200,
+        "acme",
+        "",
+        "/x/y",
+    )
+    assert result["claimed_by"] == "plugin 'tenants' (apphost-tenants==0.1.0)"
+    code, out = run_cli("routes", "--match", "/hello/there")
+    lines = dict(
+        line.split(None, 1)
+        for line in out.splitlines()
+        if line.split(None, 1)[0] in ("app", "route")
+    )
+    assert lines == {"app": "hello", "route": "/hello"}
+    assert "script name  /hello" in out and "path info    /there" in out
+    code, out = run_cli("routes", "--match", "http://localhost/a/../../etc")
+    assert code == 0 and "400" in out and "'..' above the root" in out

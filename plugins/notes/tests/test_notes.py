@@ -1,4 +1,4 @@
-"""The notes app: factory config, the notes round trip, and mount-correct url_for."""
+"""The notes app in a host: factory config, the notes round trip, mount-correct url_for."""
 
 from __future__ import annotations
 
@@ -7,25 +7,34 @@ from importlib.metadata import entry_points
 import pytest
 from apphost import Claim
 from apphost.apps import is_app_factory
-from apphost_notes import create_app
+from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost_notes import create_app, hooks
 from apphost_notes.hooks import apphost_claim_routes
 from flask import Flask
 from werkzeug.test import Client
 
-MOUNT = {"SCRIPT_NAME": "/mnt"}
+MOUNT = "/mnt"
+NOTES = "http://notes.localhost"  # the subdomain the notes plugin claims
 
 
 @pytest.fixture
-def client() -> Client:
-    return Client(create_app({}))
+def client(apphost_host: HostFactory, apphost_client: ClientFactory) -> Client:
+    """Notes in a host: on notes.localhost (its own claim) and under /mnt on any other host."""
+    host = apphost_host(
+        plugins={"notes": hooks},
+        apps={"notes": create_app},
+        claims=[Claim(app="notes", path=MOUNT)],
+        strict=True,
+    )
+    return apphost_client(host)
 
 
 @pytest.mark.parametrize(
-    ("script_name", "host", "expected"),
+    ("base_url", "path", "expected"),
     [
         (
-            "",
-            "notes.localhost",
+            NOTES,
+            "/links",
             {
                 "index": "/",
                 "note": "/note/1",
@@ -34,8 +43,8 @@ def client() -> Client:
             },
         ),
         (
-            "/mnt",
-            "notes.example.org:8080",
+            "http://notes.example.org:8080",
+            "/mnt/links",
             {
                 "index": "/mnt/",
                 "note": "/mnt/note/1",
@@ -46,25 +55,23 @@ def client() -> Client:
     ],
 )
 def test_url_for_respects_mount(
-    client: Client, script_name: str, host: str, expected: dict[str, str]
+    client: Client, base_url: str, path: str, expected: dict[str, str]
 ) -> None:
-    response = client.get(
-        "/links", environ_overrides={"SCRIPT_NAME": script_name, "HTTP_HOST": host}
-    )
+    response = client.get(path, base_url=base_url)
     assert response.status_code == 200
     assert response.json == expected
 
 
 def test_add_list_show(client: Client) -> None:
-    response = client.post("/", data={"text": "<b>hi</b>"}, environ_overrides=MOUNT)
+    response = client.post(f"{MOUNT}/", data={"text": "<b>hi</b>"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/mnt/note/1"
 
-    page = client.get("/", environ_overrides=MOUNT).get_data(as_text=True)
+    page = client.get(f"{MOUNT}/").get_data(as_text=True)
     assert '<a href="/mnt/note/1">&lt;b&gt;hi&lt;/b&gt;</a>' in page
     assert 'action="/mnt/"' in page
 
-    note = client.get("/note/1", environ_overrides=MOUNT)
+    note = client.get(f"{MOUNT}/note/1")
     assert note.status_code == 200
     assert "<p>&lt;b&gt;hi&lt;/b&gt;</p>" in note.get_data(as_text=True)
     assert 'href="/mnt/"' in note.get_data(as_text=True)
@@ -72,16 +79,22 @@ def test_add_list_show(client: Client) -> None:
 
 @pytest.mark.parametrize("path", ["/note/0", "/note/1", "/note/x"])
 def test_missing_note_is_404(client: Client, path: str) -> None:
-    assert client.get(path).status_code == 404
+    assert client.get(path, base_url=NOTES).status_code == 404
 
 
 def test_empty_note_is_400(client: Client) -> None:
-    assert client.post("/", data={"text": "  "}).status_code == 400
+    assert client.post("/", data={"text": "  "}, base_url=NOTES).status_code == 400
 
 
-def test_title_from_config() -> None:
-    assert "<h1>Team</h1>" in Client(create_app({"title": "Team"})).get("/").get_data(as_text=True)
-    assert "<h1>Notes</h1>" in Client(create_app({})).get("/").get_data(as_text=True)
+@pytest.mark.parametrize(
+    ("config", "title"), [({"apps": {"notes": {"title": "Team"}}}, "Team"), ({}, "Notes")]
+)
+def test_title_from_config(
+    apphost_host: HostFactory, apphost_client: ClientFactory, config: dict[str, object], title: str
+) -> None:
+    host = apphost_host(plugins={"notes": hooks}, apps={"notes": create_app}, config=config)
+    page = apphost_client(host).get("/", base_url=NOTES).get_data(as_text=True)
+    assert f"<h1>{title}</h1>" in page
 
 
 def test_each_app_has_its_own_notes() -> None:

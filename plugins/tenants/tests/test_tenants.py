@@ -1,11 +1,13 @@
-"""The tenant factory: one app per key, reused; None for reserved names."""
+"""The tenant factory: one app per key, reused by the host; None (404) for reserved names."""
 
 from __future__ import annotations
 
 from importlib.metadata import distribution
 
+import pytest
 from apphost import Claim
-from apphost_tenants import TenantApp, make_tenant_app
+from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost_tenants import TenantApp, hooks, make_tenant_app
 from apphost_tenants.hooks import apphost_claim_routes
 from werkzeug.test import Client
 
@@ -34,6 +36,23 @@ def test_each_tenant_has_its_own_app() -> None:
 
 def test_reserved_is_none() -> None:
     assert make_tenant_app("www") is None
+
+
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_each_subdomain_is_served_by_its_own_app_in_a_host(
+    apphost_host: HostFactory, apphost_client: ClientFactory, tenant: str
+) -> None:
+    host = apphost_host(plugins={"tenants": hooks}, strict=True)
+    client = apphost_client(host)
+    client.get("/", base_url="http://other.localhost")  # another tenant's app counts apart
+    for count in (1, 2):  # the host makes the tenant's app once and reuses it
+        response = client.get("/any/path", base_url=f"http://{tenant}.localhost")
+        assert response.get_data(as_text=True).splitlines() == [
+            f"Hello, {tenant}!",
+            f"tenant={tenant}",
+            f"requests={count}",
+        ]
+    assert client.get("/", base_url="http://www.localhost").status_code == 404  # reserved
 
 
 def test_claims_every_subdomain() -> None:

@@ -1,4 +1,4 @@
-"""The wiki: lazy Django, and reverse() giving mount-correct URLs."""
+"""The wiki: lazy Django, and reverse() giving mount-correct URLs in a host."""
 
 from __future__ import annotations
 
@@ -9,16 +9,22 @@ from importlib.metadata import entry_points
 import pytest
 from apphost import Claim
 from apphost.apps import is_app_factory
-from apphost_wiki import create_app
+from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost_wiki import create_app, hooks
 from apphost_wiki.hooks import apphost_claim_routes
 from werkzeug.test import Client
 
-MOUNT = {"SCRIPT_NAME": "/wiki"}
 
-
-@pytest.fixture(scope="module")
-def client() -> Client:
-    return Client(create_app({}))
+@pytest.fixture
+def client(apphost_host: HostFactory, apphost_client: ClientFactory) -> Client:
+    """The wiki in a host: at /wiki (its own claim) and, the same app, at the root."""
+    host = apphost_host(
+        plugins={"wiki": hooks},
+        apps={"wiki": create_app},
+        claims=[Claim(app="wiki", path="/")],
+        strict=True,
+    )
+    return apphost_client(host)
 
 
 def test_import_does_not_touch_django() -> None:
@@ -46,10 +52,10 @@ def test_refuses_django_configured_for_another_project() -> None:
 
 
 @pytest.mark.parametrize(
-    ("script_name", "expected"),
+    ("path", "expected"),
     [
         (
-            "/wiki",
+            "/wiki/links/",
             {
                 "index": "/wiki/",
                 "home": "/wiki/page/home/",
@@ -57,18 +63,21 @@ def test_refuses_django_configured_for_another_project() -> None:
             },
         ),
         # The prefix is per request: an unmounted request after a mounted one gets none.
-        ("", {"index": "/", "home": "/page/home/", "home_absolute": "http://localhost/page/home/"}),
+        (
+            "/links/",
+            {"index": "/", "home": "/page/home/", "home_absolute": "http://localhost/page/home/"},
+        ),
     ],
 )
-def test_reverse_respects_mount(client: Client, script_name: str, expected: dict[str, str]) -> None:
-    response = client.get("/links/", environ_overrides={"SCRIPT_NAME": script_name})
+def test_reverse_respects_mount(client: Client, path: str, expected: dict[str, str]) -> None:
+    response = client.get(path)
     assert response.status_code == 200
     assert response.json == expected
 
 
-@pytest.mark.parametrize("path_info", ["", "/"])
-def test_index_links_under_mount(client: Client, path_info: str) -> None:
-    response = client.get("/", environ_overrides={**MOUNT, "PATH_INFO": path_info})
+@pytest.mark.parametrize("path", ["/wiki", "/wiki/"])
+def test_index_links_under_mount(client: Client, path: str) -> None:
+    response = client.get(path)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert '<a href="/wiki/page/home/">Home</a>' in body
@@ -76,7 +85,7 @@ def test_index_links_under_mount(client: Client, path_info: str) -> None:
 
 
 def test_page(client: Client) -> None:
-    response = client.get("/page/home/", environ_overrides=MOUNT)
+    response = client.get("/wiki/page/home/")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "<h1>Home</h1>" in body
@@ -84,11 +93,11 @@ def test_page(client: Client) -> None:
 
 
 def test_missing_page_is_404(client: Client) -> None:
-    assert client.get("/page/nope/", environ_overrides=MOUNT).status_code == 404
+    assert client.get("/wiki/page/nope/").status_code == 404
 
 
 def test_append_slash_redirect_keeps_mount(client: Client) -> None:
-    response = client.get("/page/home", environ_overrides=MOUNT)
+    response = client.get("/wiki/page/home")
     assert response.status_code == 301
     assert response.headers["Location"] == "/wiki/page/home/"
 

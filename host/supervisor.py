@@ -1,0 +1,307 @@
+"""The process the operator starts: it holds the listening sockets and runs workers on them.
+
+    code = supervise(config, workers=2, argv=[sys.executable, "-m", "apphost", "serve"])
+
+Each worker is a fresh interpreter (``argv``) serving on the inherited
+sockets (see ``apphost.worker``); the supervisor imports no plugin, so it
+never holds stale code. Its PID is the one to signal (systemd's MainPID):
+
+- SIGHUP: start a new generation of workers, which see every distribution
+  installed, upgraded or removed since; once all of them serve, SIGTERM the
+  previous generation, which drains (``apphost.drain``). Both generations
+  accept on the same sockets in between, so no connection is refused. If a
+  new worker fails before it serves (``--strict`` and a new problem, a
+  startup hook raising, a broken config file), the previous generation keeps
+  serving and the reason is logged.
+- SIGTERM, SIGINT: close this process's copy of the sockets, SIGTERM every
+  worker, wait while they drain (``shutdown_timeout``), exit 0. A second one
+  kills them.
+- A worker that dies while serving is replaced.
+
+Startup and shutdown hooks run in every worker process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .config import Config
+from .errors import ApphostError
+from .signals import signal_socket
+from .sockets import bind, close, describe, systemd_sockets
+from .worker import FAILED, READY, Worker
+
+log = logging.getLogger("apphost")
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+START_TIMEOUT = 60.0  # a worker not serving by then has failed
+KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
+
+
+def supervise(config: Config, workers: int, argv: Sequence[str]) -> int:
+    """Take systemd's sockets (else bind ``config.listen``), run workers; the exit status.
+
+    Raises ApphostError saying why if the first workers could not start.
+    """
+    sockets = systemd_sockets()
+    if sockets:
+        where = ", ".join(describe(s) for s in sockets)
+        log.info("using %d socket(s) passed by systemd: %s", len(sockets), where)
+    else:
+        sockets = bind(config.listen, int(config.waitress.get("backlog", 1024)))
+    supervisor = Supervisor(sockets, argv, workers, config.shutdown_timeout)
+    try:
+        code = supervisor.run()
+    finally:
+        close(sockets)
+    if supervisor.failure is not None:
+        raise ApphostError(supervisor.failure)
+    return code
+
+
+@dataclass(eq=False)
+class _Child:
+    proc: subprocess.Popen[bytes]
+    control: socket.socket
+    generation: int
+    deadline: float | None
+    state: str = "starting"  # -> "serving" -> "stopping"
+    said: bytes = b""
+
+
+class Supervisor:
+    """Keeps ``workers`` processes serving on ``sockets``; see the module doc for signals."""
+
+    def __init__(
+        self,
+        sockets: Sequence[socket.socket],
+        argv: Sequence[str],
+        workers: int = 1,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        self.sockets = list(sockets)
+        self.argv = list(argv)
+        self.workers = workers
+        self.shutdown_timeout = shutdown_timeout
+        self.children: list[_Child] = []
+        self.generation = 0  # the generation serving; 0 until the first one serves
+        self.reload_pending = False
+        self.stopping = False
+        self.exit_code = 0
+        self.failure: str | None = None  # why the first generation could not start
+        self._selector = selectors.DefaultSelector()
+
+    def run(self) -> int:
+        """Start the workers and supervise them until stopped; the exit status."""
+        with signal_socket(SIGNALS) as (reader, _), self._selector:
+            self._selector.register(reader, selectors.EVENT_READ, None)
+            pid, workers = os.getpid(), self.workers
+            log.info("supervisor pid %d: %d worker(s); SIGHUP reloads, SIGTERM stops", pid, workers)
+            try:
+                self._start_generation()
+                while self.children or not self.stopping:
+                    for key, _ in self._selector.select(self._timeout()):
+                        if key.data is None:
+                            self._on_signals(_recv(reader) or b"")
+                        else:
+                            self._on_message(key.data)
+                    self._reap()
+                    self._enforce_deadlines()
+            finally:
+                for child in self.children:  # only if supervising itself failed
+                    child.proc.kill()
+        return self.exit_code
+
+    def reload(self, why: str = "received SIGHUP") -> None:
+        """Start a new generation; it replaces the serving one once all of it serves."""
+        if self.stopping:
+            return
+        if any(c.generation > self.generation for c in self.children):
+            self.reload_pending = True
+            log.info("%s: a reload is starting; another will follow it", why)
+            return
+        log.info("%s: starting %d new worker(s) to reload plugins", why, self.workers)
+        self._start_generation()
+
+    def stop(self, why: str) -> None:
+        """Stop every worker (they drain); a second call kills them."""
+        if self.stopping:
+            log.warning("%s again: killing the workers", why)
+            for child in self.children:
+                child.proc.kill()
+            self.exit_code = self.exit_code or 1
+            return
+        self.stopping = True
+        log.info("%s: stopping %d worker(s)", why, len(self.children))
+        close(self.sockets)  # the workers keep theirs until they have drained
+        for child in self.children:
+            self._terminate(child)
+
+    def _on_signals(self, data: bytes) -> None:
+        for signum in data:
+            if signum == signal.SIGHUP:
+                self.reload()
+            elif signum in (signal.SIGTERM, signal.SIGINT):
+                self.stop(f"received {signal.Signals(signum).name}")
+            # SIGCHLD: _reap() runs after every wakeup
+
+    def _on_message(self, child: _Child) -> None:
+        data = _recv(child.control)
+        if data is None:
+            return
+        if not data:  # the worker is exiting; _reap() will say how
+            self._selector.unregister(child.control)
+            return
+        child.said += data
+        if child.state == "starting" and child.said.startswith(READY):
+            child.state, child.deadline = "serving", None
+            self._promote(child)
+
+    def _promote(self, child: _Child) -> None:
+        generation = child.generation
+        if generation <= self.generation:  # a replacement joined the generation serving
+            log.info("worker(s) %d serve", child.proc.pid)
+            return
+        new = [c for c in self.children if c.generation == generation]
+        if any(c.state != "serving" for c in new):
+            return
+        old = [c for c in self.children if c.generation < generation and c.state != "stopping"]
+        self.generation = generation
+        for stale in old:
+            self._terminate(stale)
+        if old:
+            log.info("reloaded: worker(s) %s serve, %s draining", _pids(new), _pids(old))
+        else:
+            log.info("worker(s) %s serve", _pids(new))
+        if self.reload_pending:
+            self.reload_pending = False
+            self.reload("SIGHUP received during the last reload")
+
+    def _reap(self) -> None:
+        for child in list(self.children):
+            code = child.proc.poll()
+            if code is None:
+                continue
+            self.children.remove(child)
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(child.control)
+            child.control.close()
+            self._exited(child, code)
+
+    def _exited(self, child: _Child, code: int) -> None:
+        pid, how = child.proc.pid, _status(code)
+        if child.state == "stopping":
+            log.log(logging.INFO if code == 0 else logging.WARNING, "worker %d %s", pid, how)
+        elif child.state == "serving":
+            log.error("worker %d %s while serving; starting a replacement", pid, how)
+            if not self.stopping:
+                self._spawn(child.generation)
+        elif child.said.startswith(FAILED):
+            self._start_failed(child, code, child.said[len(FAILED) :].decode(errors="replace"))
+        else:
+            self._start_failed(child, code, f"worker {pid} {how} before serving (see above)")
+
+    def _start_failed(self, child: _Child, code: int, reason: str) -> None:
+        pid = child.proc.pid
+        if child.generation <= self.generation:
+            log.error("replacement worker %d could not start: %s", pid, reason)
+            if not any(c.state == "serving" for c in self.children):
+                self.exit_code = 1
+                self.stop("no worker left serving")
+            return
+        for other in self.children:
+            if other.generation == child.generation:
+                self._terminate(other)
+        self.reload_pending = False
+        if self.generation == 0:
+            self.failure = reason  # supervise() raises it
+            self.exit_code = code if code > 0 else 1
+            self.stop(f"worker {pid} could not start")
+        else:
+            serving = _pids(c for c in self.children if c.state == "serving")
+            log.error(
+                "reload failed; worker(s) %s keep serving the previous plugins."
+                " New worker %d could not start: %s",
+                serving,
+                pid,
+                reason,
+            )
+
+    def _start_generation(self) -> None:
+        generation = max([self.generation, *(c.generation for c in self.children)]) + 1
+        for _ in range(self.workers):
+            self._spawn(generation)
+
+    def _spawn(self, generation: int) -> None:
+        mine, theirs = socket.socketpair()
+        fds = [theirs.fileno(), *(s.fileno() for s in self.sockets)]
+        try:
+            proc = subprocess.Popen(
+                self.argv, env={**os.environ, **Worker.environ(theirs, self.sockets)}, pass_fds=fds
+            )
+        except OSError as exc:
+            mine.close()
+            if not self.children:
+                raise ApphostError(f"cannot start a worker ({self.argv[0]}): {exc}") from None
+            log.error("cannot start a worker (%s): %s", self.argv[0], exc)
+            return
+        finally:
+            theirs.close()
+        mine.setblocking(False)
+        child = _Child(proc, mine, generation, time.monotonic() + START_TIMEOUT)
+        self.children.append(child)
+        self._selector.register(mine, selectors.EVENT_READ, child)
+        log.info("started worker %d", proc.pid)
+
+    def _terminate(self, child: _Child) -> None:
+        if child.state != "stopping":
+            child.state = "stopping"
+            child.deadline = time.monotonic() + self.shutdown_timeout + KILL_MARGIN
+            child.proc.send_signal(signal.SIGTERM)
+
+    def _timeout(self) -> float | None:
+        deadlines = [c.deadline for c in self.children if c.deadline is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.deadline is None or now < child.deadline:
+                continue
+            child.deadline = None
+            if child.state == "starting":
+                child.said = FAILED + f"not serving after {START_TIMEOUT:g}s".encode()
+            else:
+                log.warning("worker %d still running after SIGTERM: killing it", child.proc.pid)
+                if self.stopping:
+                    self.exit_code = self.exit_code or 1
+            child.proc.kill()
+
+
+def _recv(sock: socket.socket) -> bytes | None:
+    """What ``sock`` has to read: b"" at EOF, None if nothing after all."""
+    try:
+        return sock.recv(4096)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def _status(code: int) -> str:
+    return (
+        f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+    )
+
+
+def _pids(children: Iterable[_Child]) -> str:
+    return ", ".join(str(c.proc.pid) for c in children) or "none"

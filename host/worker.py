@@ -1,0 +1,114 @@
+"""A worker process's side of the supervisor: inherited sockets, readiness reported back.
+
+    argv = command_line(click.get_current_context())   # in the supervisor: how to start one
+    worker = Worker.from_environ()        # None unless the supervisor started this process
+    server = make_server(host, worker.sockets)
+    run(host, server, worker)             # calls worker.ready() once serving
+    worker.failed("why")                  # or says why it could not start
+
+The supervisor (``apphost.supervisor``) starts each worker as
+``python -m apphost serve ...`` with the options it was given, plus two
+variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
+listening sockets) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
+On that control socket the worker writes ``ready\\n`` once it serves, or
+``failed\\n`` and the reason before exiting; the supervisor closing its end
+(it exited) makes the worker drain and exit. Both variables are removed from
+the environment once read, so processes the apps start never see them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+
+import click
+from click.core import ParameterSource
+
+from .errors import ApphostError
+from .sockets import adopt
+
+ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
+ENV_LISTEN = "APPHOST_LISTEN_FDS"
+READY = b"ready\n"
+FAILED = b"failed\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """The control socket to the supervisor and the listening sockets it handed over."""
+
+    control: socket.socket
+    sockets: list[socket.socket]
+
+    @classmethod
+    def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
+        """The worker this process is, from (and removing) the supervisor's variables."""
+        env = os.environ if environ is None else environ
+        control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
+        if control_fd is None:
+            return None
+        # A terminal's hangup and Ctrl-C reach the whole process group: the
+        # supervisor turns them into a reload, or SIGTERM for each worker.
+        # (``run`` handles SIGINT again while serving.)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            control = socket.socket(fileno=int(control_fd))
+            fds = [int(fd) for fd in (listen_fds or "").split(",") if fd]
+        except (ValueError, OSError) as exc:
+            raise ApphostError(f"{ENV_CONTROL}/{ENV_LISTEN}: not inherited fds: {exc}") from None
+        control.set_inheritable(False)
+        return cls(control, [adopt(fd, "the supervisor") for fd in fds])
+
+    @staticmethod
+    def environ(control: socket.socket, sockets: Sequence[socket.socket]) -> dict[str, str]:
+        """The variables that hand ``control`` and ``sockets`` to a worker (pass their fds too)."""
+        return {
+            ENV_CONTROL: str(control.fileno()),
+            ENV_LISTEN: ",".join(str(s.fileno()) for s in sockets),
+        }
+
+    def ready(self) -> None:
+        """Tell the supervisor this worker serves: it may now stop the previous ones."""
+        self._send(READY)
+
+    def failed(self, reason: str) -> bool:
+        """Tell the supervisor why this worker could not start; False if it cannot hear."""
+        return self._send(FAILED + reason.encode("utf-8", "replace"))
+
+    def _send(self, data: bytes) -> bool:
+        timeout = self.control.gettimeout()
+        try:
+            self.control.settimeout(5.0)
+            self.control.sendall(data)
+        except OSError:  # the supervisor is gone: nobody to tell
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                self.control.settimeout(timeout)
+        return True
+
+
+def command_line(ctx: click.Context) -> list[str]:
+    """``python -m apphost serve`` with the options ``ctx`` was given (not its defaults).
+
+    Not ``sys.argv``, which is someone else's when the CLI runs in process.
+    """
+    args = [sys.executable, "-m", "apphost", ctx.info_name or "serve"]
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) not in given:
+            continue
+        value, opt = ctx.params[param.name], max(param.opts, key=len)
+        if param.is_flag:
+            args += [opt] if value else param.secondary_opts[:1]
+        else:
+            args += [f"{opt}={v}" for v in (value if param.multiple else [value])]
+    return args

@@ -1,0 +1,455 @@
+"""A real ``apphost serve`` under signals, with load: no request may fail.
+
+Each test drives the supervisor subprocess with signals while load threads
+send requests on loopback and check every response; it prints, for the
+event, how many requests were sent and how many failed (``-rP`` shows them):
+
+    .venv/bin/python -m pytest tests/test_lifecycle.py -q -rP | grep 'lifecycle '
+
+After a final SIGTERM (nobody takes over) "refused" counts connections
+refused because the server stopped accepting, as asked, and "raced" new
+connections reset without a byte of response as the last listening
+descriptor closed under them (see ``Load.report``). Every other error or
+wrong answer is "failed", and every test asserts there is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .conftest import Dists, unique
+
+HELLO = b"Hello from apphost!\nscript_name=/hello\npath_info=\n"
+BODY = bytes(range(256)) * 4096  # what /lcslow streams: 1 MiB
+
+PROBE = """
+import os, time
+
+BODY = bytes(range(256)) * 4096
+MARKS = os.environ["LC_MARKS"]
+
+def slow(environ, start_response):
+    open(os.path.join(MARKS, "entered"), "w").close()
+    time.sleep(1)
+    start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(len(BODY)))])
+    for i in range(0, len(BODY), 16384):
+        time.sleep(0.005)
+        yield BODY[i:i + 16384]
+
+def nap(environ, start_response):
+    time.sleep(0.2)
+    start_response("200 OK", [("Content-Length", "3")])
+    return [b"nap"]
+
+def pid(environ, start_response):
+    body = str(os.getpid()).encode()
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+
+def apphost_shutdown(apphost):
+    with open(os.path.join(MARKS, f"shutdown-{os.getpid()}"), "w") as f:
+        f.write("ran")
+"""
+
+VERSIONED = """
+def app(environ, start_response):
+    body = {body!r}
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+class Served:
+    """``python -m apphost serve`` (or ``cmd``) with its log collected line by line."""
+
+    def __init__(
+        self, cmd: list[str], env: dict[str, str], cwd: Path, pass_fds: Sequence[int] = ()
+    ) -> None:
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=cwd,
+            pass_fds=pass_fds,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.port = int(self.wait_for(r"Serving on http://127\.0\.0\.1:(\d+)").group(1))
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def mark(self) -> int:
+        return len(self.lines)
+
+    def wait_for(self, pattern: str, start: int = 0, timeout: float = 15) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines[start:]:
+                    if m := re.search(pattern, line):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._changed.wait(0.2)):
+                    raise AssertionError(f"no {pattern!r} in the log:\n{''.join(self.lines)}")
+                self._changed.wait(min(left, 0.2))
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@dataclass
+class Load:
+    """Threads sending GET requests to ``path`` until stopped; every outcome kept."""
+
+    port: int
+    path: str = "/hello"
+    body: bytes = HELLO
+    fresh_threads: int = 2  # a new connection per request
+    keepalive_threads: int = 1  # one connection reused while the server keeps it
+    results: list[tuple[float, str, str, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Load:
+        kinds = [False] * self.fresh_threads + [True] * self.keepalive_threads
+        self._threads = [threading.Thread(target=self._run, args=(k,)) for k in kinds]
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(20)
+
+    def _run(self, keepalive: bool) -> None:
+        deadline = time.monotonic() + 40  # bounded whatever the test does
+        conn = None
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if conn is None or not keepalive:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+            headers = {} if keepalive else {"Connection": "close"}
+            start, answered = time.monotonic(), False
+            try:
+                conn.request("GET", self.path, headers=headers)
+                response = conn.getresponse()
+                answered = True
+                body = response.read()
+                ok = response.status == 200 and body == self.body
+                outcome, detail = ("ok", "") if ok else ("failed", f"{response.status} {body!r}")
+            except ConnectionRefusedError as exc:
+                outcome, detail = "refused", repr(exc)
+            except Exception as exc:
+                # No byte of a response: "unanswered" (which a final stop may
+                # excuse, see report()); else a response cut short: "failed".
+                outcome = "failed" if answered or keepalive else "unanswered"
+                detail = f"{'keep-alive' if keepalive else 'fresh'}: {exc!r}"
+            self.results.append((start, outcome, detail, time.monotonic()))
+            if outcome != "ok" or not keepalive:
+                conn.close()
+                conn = None
+            if outcome == "refused":
+                return  # the server is gone; nothing more to learn
+
+    def report(self, event: str, t0: float, t1: float, final: bool = False) -> dict[str, int]:
+        """Print and return the counts of the requests started between t0 and t1; assert.
+
+        ``in_flight``: started before t0 and answered after it. With ``final``
+        (the server was asked to stop at t0, with nobody to take over), a new
+        connection that got no byte of a response after t0 counts as "raced":
+        the kernel queued it just as the last listening descriptor closed,
+        and reset it, so the server never saw it. Anything else is "failed".
+        """
+        during = [r for r in self.results if t0 <= r[0] <= t1]
+        kinds = ("ok", "refused", "raced", "failed")
+        counts = dict.fromkeys(kinds, 0)
+        failures = []
+        for start, outcome, detail, _ in self.results:
+            if outcome == "unanswered":
+                outcome = "raced" if final and start >= t0 else "failed"
+            if t0 <= start <= t1:
+                counts[outcome] += 1
+            if outcome == "failed":
+                failures.append(detail)
+        counts["sent"] = len(during)
+        counts["in_flight"] = sum(1 for r in self.results if r[0] < t0 < r[3])
+        print(
+            f"lifecycle {event}: sent={counts['sent']} failed={counts['failed']}"
+            + "".join(f" {k}={counts[k]}" for k in kinds[:3])
+            + f" in_flight={counts['in_flight']} ({t1 - t0:.2f}s) {sorted(set(failures))[:3]}"
+        )
+        assert not failures, sorted(set(failures))[:5]
+        return counts
+
+
+Start = Callable[..., "Served"]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Dists:
+    """A folder on the servers' PYTHONPATH (not this process's) for throwaway distributions."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "marks").mkdir()
+    return Dists(tmp_path / "site")
+
+
+@pytest.fixture
+def start(site: Dists, tmp_path: Path) -> Iterator[Start]:
+    """``start(*args, load="dist,...", cmd=None, pass_fds=())`` -> a ``Served`` on 127.0.0.1:0."""
+    started: list[Served] = []
+
+    def run(
+        *args: str, load: str = "", cmd: list[str] | None = None, pass_fds: Sequence[int] = ()
+    ) -> Served:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "APPHOST_LOAD_PLUGINS": ",".join(["apphost-hello", *load.split(",")]),
+            "LC_MARKS": str(tmp_path / "marks"),
+        }
+        base = cmd or [sys.executable, "-m", "apphost", "serve", "--listen", "127.0.0.1:0"]
+        started.append(Served([*base, *args], env, tmp_path, pass_fds))
+        return started[-1]
+
+    yield run
+    for served in started:
+        served.close()
+
+
+def _probe(site: Dists) -> str:
+    mod = unique("lc_probe")
+    site.add(
+        "lc-probe",
+        apps={"lcslow": f"{mod}:slow", "lcnap": f"{mod}:nap", "lcpid": f"{mod}:pid"},
+        plugins={"lcprobe": mod},
+        modules={mod: PROBE},
+    )
+    return mod
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_sigterm_finishes_in_flight_then_exits_0(start: Start, site: Dists, tmp_path: Path) -> None:
+    _probe(site)
+    served = start(load="lc-probe")
+    worker = served.wait_for(r"started worker (\d+)").group(1)
+    slow: dict[str, bytes] = {}
+
+    def fetch_slow() -> None:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=15) as sock:
+            sock.sendall(b"GET /lcslow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            slow["head"], _, slow["body"] = data.partition(b"\r\n\r\n")
+
+    naps = Load(served.port, "/lcnap", b"nap", fresh_threads=6, keepalive_threads=0)
+    with Load(served.port) as load, naps:
+        thread = threading.Thread(target=fetch_slow)
+        thread.start()
+        entered = tmp_path / "marks" / "entered"
+        for _ in range(100):
+            if entered.exists():
+                break
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        served.signal(signal.SIGTERM)
+        code = served.proc.wait(15)
+        t1 = time.monotonic()
+    thread.join(15)
+    counts = load.report("SIGTERM", t0, t1, final=True)
+    nap_counts = naps.report("SIGTERM, 0.2 s requests", t0, t1, final=True)
+    assert code == 0
+    assert slow["head"].startswith(b"HTTP/1.1 200") and b"Connection: close" in slow["head"]
+    assert hashlib.sha256(slow["body"]).digest() == hashlib.sha256(BODY).digest()
+    assert (tmp_path / "marks" / f"shutdown-{worker}").read_text() == "ran"
+    assert counts["sent"] > 0 and nap_counts["in_flight"] > 0
+    served.wait_for(rf"worker {worker} exited with status 0")
+
+
+def test_sighup_installs_upgrades_and_removes(start: Start, site: Dists) -> None:
+    served = start(load="lc-new")
+    mod = unique("lc_new")
+
+    def reload(event: str, load: Load) -> None:
+        mark = served.mark()
+        t0 = time.monotonic()
+        served.signal(signal.SIGHUP)
+        old = served.wait_for(r"reloaded: worker\(s\) \d+ serve, (\d+) draining", mark).group(1)
+        served.wait_for(rf"worker {old} exited with status 0", mark)
+        counts = load.report(event, t0, time.monotonic())
+        assert counts["sent"] > 0 and counts["refused"] == 0
+
+    with Load(served.port) as load:
+        assert _get(served.port, "/lcnew")[0] == 404
+        info = site.add(
+            "lc-new", apps={"lcnew": f"{mod}:app"}, modules={mod: VERSIONED.format(body=b"v1")}
+        )
+        reload("SIGHUP install", load)
+        assert _get(served.port, "/lcnew") == (200, b"v1")
+
+        shutil.rmtree(info)
+        info = site.add(
+            "lc-new",
+            version="2.0",
+            apps={"lcnew": f"{mod}:app"},
+            modules={mod: VERSIONED.format(body=b"v2, upgraded")},
+        )
+        reload("SIGHUP upgrade", load)
+        assert _get(served.port, "/lcnew") == (200, b"v2, upgraded")
+
+        shutil.rmtree(info)
+        (site.root / f"{mod}.py").unlink()
+        reload("SIGHUP remove", load)
+        assert _get(served.port, "/lcnew")[0] == 404
+    served.signal(signal.SIGTERM)
+    assert served.proc.wait(15) == 0
+
+
+def test_failed_reload_keeps_the_old_table_and_says_why(start: Start, site: Dists) -> None:
+    served = start("--strict", load="lc-broken")
+    serving = served.wait_for(r"worker\(s\) (\d+) serve").group(1)
+    mod = unique("lc_broken")
+    site.add(
+        "lc-broken", plugins={"lcbroken": mod}, modules={mod: "raise ImportError('on purpose')"}
+    )
+    with Load(served.port) as load:
+        mark = served.mark()
+        t0 = time.monotonic()
+        served.signal(signal.SIGHUP)
+        served.wait_for(rf"reload failed; worker\(s\) {serving} keep serving", mark)
+        counts = load.report("SIGHUP failed reload", t0, time.monotonic())
+        assert counts["refused"] == 0
+    log = "".join(served.lines[mark:])
+    assert "refusing to start (--strict)" in log and "on purpose" in log
+    assert _get(served.port, "/hello") == (200, HELLO)
+    served.signal(signal.SIGTERM)
+    assert served.proc.wait(15) == 0
+
+
+def test_workers_share_the_sockets_and_reload_together(start: Start, site: Dists) -> None:
+    _probe(site)
+    served = start("--workers", "2", load="lc-probe")
+    first = served.wait_for(r"worker\(s\) (\d+), (\d+) serve")
+    pids = {first.group(1), first.group(2)}
+    seen: set[str] = set()
+    for _ in range(400):
+        seen.add(_get(served.port, "/lcpid")[1].decode())
+        if seen == pids:
+            break
+    assert seen == pids  # both workers accept on the one socket
+    with Load(served.port) as load:
+        mark = served.mark()
+        t0 = time.monotonic()
+        served.signal(signal.SIGHUP)
+        m = served.wait_for(r"reloaded: worker\(s\) \d+, \d+ serve, (\d+), (\d+) draining", mark)
+        for old in m.groups():
+            served.wait_for(rf"worker {old} exited with status 0", mark)
+        counts = load.report("SIGHUP --workers 2", t0, time.monotonic())
+        assert counts["refused"] == 0
+    served.signal(signal.SIGTERM)
+    assert served.proc.wait(15) == 0
+
+
+# Exec apphost as systemd would: the listening socket at fd 3, LISTEN_PID = its own pid.
+SYSTEMD = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "if fd != 3:\n"
+    "    os.dup2(fd, 3)\n"
+    "    os.close(fd)\n"
+    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'apphost', 'serve', *sys.argv[2:]])\n"
+)
+
+
+def test_socket_activated_restart_loses_no_request(start: Start) -> None:
+    held = socket.create_server(("127.0.0.1", 0), backlog=128)  # systemd's socket
+    fd, port = held.fileno(), held.getsockname()[1]
+    cmd = [sys.executable, "-c", SYSTEMD, str(fd)]
+    try:
+        first = start(cmd=cmd, pass_fds=[fd])
+        assert first.port == port
+        first.wait_for(r"using 1 socket\(s\) passed by systemd: 127\.0\.0\.1:")
+        with Load(port) as load:
+            t0 = time.monotonic()
+            first.signal(signal.SIGTERM)  # systemctl restart: stop ...
+            assert first.proc.wait(15) == 0
+            time.sleep(0.3)  # nobody accepts: connections wait in the kernel's queue
+            second = start(cmd=cmd, pass_fds=[fd])  # ... start
+            second.wait_for(r"worker\(s\) \d+ serve")
+            time.sleep(0.2)
+            counts = load.report("socket-activated restart", t0, time.monotonic())
+            assert counts["refused"] == 0 and counts["sent"] > 0
+        second.signal(signal.SIGTERM)
+        assert second.proc.wait(15) == 0
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # never shut down: still listening while its holder lives
+    finally:
+        held.close()
+
+
+def test_worker_stops_when_the_supervisor_dies(start: Start) -> None:
+    served = start()
+    worker = served.wait_for(r"started worker (\d+)").group(1)
+    served.signal(signal.SIGKILL)
+    served.wait_for(rf"pid {worker} the supervisor exited: stopping")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", served.port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the orphaned worker still listens")
+
+
+def test_a_dead_worker_is_replaced(start: Start) -> None:
+    served = start()
+    worker = served.wait_for(r"started worker (\d+)").group(1)
+    mark = served.mark()
+    os.kill(int(worker), signal.SIGKILL)
+    served.wait_for(rf"worker {worker} was killed by SIGKILL while serving", mark)
+    served.wait_for(r"worker\(s\) \d+ serve", mark)
+    assert _get(served.port, "/hello") == (200, HELLO)
+    served.signal(signal.SIGTERM)
+    assert served.proc.wait(15) == 0

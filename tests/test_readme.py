@@ -1,0 +1,57 @@
+"""The README stays true: every config key, command and option in the code appears in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pytest
+from apphost.cli import main
+from apphost.config import SETTINGS, Config
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("key", SETTINGS)
+def test_config_key_documented_with_default(key: str) -> None:
+    assert f"`{key}`" in README, f"config key {key} is missing from the README's table"
+    assert f"\n{key} = " in README, f"config key {key} is missing from the README's example file"
+
+
+def _options() -> list[tuple[str, str]]:
+    out = []
+    for name, command in main.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                long = [o for o in param.opts if o.startswith("--")]
+                out += [(name, o) for o in long]
+    return out
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_command_documented(command: str) -> None:
+    assert f"apphost {command}" in README
+
+
+@pytest.mark.parametrize(("command", "option"), _options())
+def test_option_documented(command: str, option: str) -> None:
+    assert option in README, f"apphost {command} {option} is missing from the README"
+
+
+def test_table_defaults_match_code() -> None:
+    defaults = Config()
+    for key in SETTINGS:
+        value = getattr(defaults, key)
+        shown = {True: "true", False: "false"}.get(value) if isinstance(value, bool) else None
+        if shown is None:
+            shown = (
+                "[" + ", ".join(f'"{v}"' for v in value) + "]"
+                if isinstance(value, tuple)
+                else f'"{value}"'
+                if isinstance(value, str)
+                else str(value)
+            )
+        assert (
+            f"| `{key}` |" in README
+            and f"`{shown}` |" in README.split(f"| `{key}` |", 1)[1].split("\n", 1)[0]
+        )

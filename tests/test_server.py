@@ -1,0 +1,348 @@
+"""server.py, drain.py, sockets.py, worker.py: in one process, with real sockets and signals."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from apphost.config import Config
+from apphost.drain import IDLE_GRACE
+from apphost.errors import ApphostError
+from apphost.host import Host
+from apphost.server import make_server, run
+from apphost.signals import signal_socket
+from apphost.sockets import adopt, bind, systemd_sockets
+from apphost.worker import READY, Worker
+
+from .conftest import Dists, unique
+
+# Apps for the drain: /slow sleeps, then streams 1 MiB; /hang waits for the test.
+SOURCE = """
+import threading, time
+
+BODY = bytes(range(256)) * 4096
+entered = threading.Event()
+release = threading.Event()
+events = []
+
+def slow(environ, start_response):
+    entered.set()
+    time.sleep(1)
+    start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(len(BODY)))])
+    for i in range(0, len(BODY), 16384):
+        time.sleep(0.002)
+        yield BODY[i:i + 16384]
+
+def hang(environ, start_response):
+    entered.set()
+    release.wait(5)
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+def apphost_shutdown(apphost):
+    events.append("shutdown")
+"""
+
+
+@pytest.fixture
+def drain_host(dists: Dists) -> Iterator[Callable[..., tuple[Host, Any, Any]]]:
+    """``drain_host(shutdown_timeout=)`` -> (host, server, the apps' module)."""
+    mod = unique("drainapps")
+    dists.add(
+        "drain-dist",
+        apps={"slow": f"{mod}:slow", "hang": f"{mod}:hang", "hello": f"{mod}:hello"},
+        plugins={"drainhooks": mod},
+        modules={mod: SOURCE},
+    )
+    servers: list[Any] = []
+
+    def make(shutdown_timeout: float = 10.0) -> tuple[Host, Any, Any]:
+        config = Config(listen=("127.0.0.1:0",), shutdown_timeout=shutdown_timeout)
+        host = Host.build(config, entry_points=dists.entry_points())
+        servers.append(make_server(host))
+        return host, servers[-1], importlib.import_module(mod)
+
+    yield make
+    for server in servers:
+        server.task_dispatcher.shutdown(timeout=1)
+
+
+def _exchange(sock: socket.socket, data: bytes = b"") -> tuple[bytes, bytes]:
+    """Send ``data``, read to EOF; (head, body)."""
+    sock.settimeout(10)
+    if data:
+        sock.sendall(data)
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return head, body
+
+
+def _response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Read one response with a Content-Length from a kept-alive connection; (head, body)."""
+    sock.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b"\r\n\r\n"
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def _request(path: str, close: bool = False) -> bytes:
+    extra = b"Connection: close\r\n" if close else b""
+    return b"GET " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n" + extra + b"\r\n"
+
+
+def test_sigterm_drains_in_flight_and_closes_idle(drain_host: Callable[..., Any]) -> None:
+    host, server, apps = drain_host()
+    port = server.effective_port
+    seen: dict[str, Any] = {}
+
+    def slow_client() -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            seen["slow"] = _exchange(sock, _request("/slow"))
+
+    def idle_watch(keep: socket.socket, signalled: float) -> None:
+        seen["idle_closed"] = keep.recv(1) == b""
+        seen["idle_closed_after"] = time.monotonic() - signalled
+
+    def client() -> None:
+        try:
+            keep = socket.create_connection(("127.0.0.1", port), timeout=10)
+            keep.sendall(_request("/hello"))
+            assert _response(keep)[1] == b"hello"  # now an idle keep-alive connection
+            slow = threading.Thread(target=slow_client)
+            slow.start()
+            assert apps.entered.wait(5)
+            partial = socket.create_connection(("127.0.0.1", port), timeout=10)
+            partial.sendall(b"GET /_apphost/health HTTP/1.1\r\nHost: localhost\r\n")
+            silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+            time.sleep(0.2)
+        finally:  # run() must return whatever happened
+            signalled = time.monotonic()
+            os.kill(os.getpid(), signal.SIGTERM)
+        watch = threading.Thread(target=idle_watch, args=(keep, signalled))
+        watch.start()
+        time.sleep(0.1)
+        seen["silent"] = _exchange(silent, _request("/hello"))  # its first request, in grace
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            seen["refused"] = False
+        except ConnectionRefusedError:
+            seen["refused"] = True
+        seen["health"] = _exchange(partial, b"\r\n")  # completed after draining began
+        watch.join(10)
+        slow.join(10)
+        for sock in (keep, partial, silent):
+            sock.close()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    started = time.monotonic()
+    run(host, server)  # returns once drained
+    took = time.monotonic() - started
+    thread.join(10)
+
+    head, body = seen["slow"]
+    assert head.startswith(b"HTTP/1.1 200") and b"Connection: close" in head
+    assert hashlib.sha256(body).digest() == hashlib.sha256(apps.BODY).digest()  # byte for byte
+    assert seen["idle_closed"] and seen["idle_closed_after"] < IDLE_GRACE + 0.2
+    assert seen["refused"]  # stopped accepting at once
+    head, body = seen["health"]
+    assert head.startswith(b"HTTP/1.1 503") and b'"draining"' in body
+    assert b"Connection: close" in head
+    head, body = seen["silent"]
+    assert head.startswith(b"HTTP/1.1 200") and body == b"hello"
+    assert apps.events == ["shutdown"]
+    assert host.draining
+    assert took < 5
+
+
+def test_shutdown_timeout_bounds_the_drain(drain_host: Callable[..., Any]) -> None:
+    host, server, apps = drain_host(shutdown_timeout=0.3)
+    port = server.effective_port
+    seen: dict[str, Any] = {}
+
+    def client() -> None:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            try:
+                sock.sendall(_request("/hang"))
+                assert apps.entered.wait(5)
+            finally:  # run() must return whatever happened
+                os.kill(os.getpid(), signal.SIGTERM)
+            seen["cut"] = _exchange(sock)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    started = time.monotonic()
+    run(host, server)
+    took = time.monotonic() - started
+    apps.release.set()
+    thread.join(10)
+    assert seen["cut"] == (b"", b"")  # cut off: the request outlived shutdown_timeout
+    assert took < 4
+    assert apps.events == ["shutdown"]
+
+
+def test_make_server_port_in_use(dists: Dists) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        host = Host.build(Config(listen=(f"127.0.0.1:{port}",)), entry_points=[])
+        with pytest.raises(ApphostError, match=f"127.0.0.1:{port}: address already in use"):
+            make_server(host)
+
+
+def test_make_server_serves_given_sockets(dists: Dists) -> None:
+    (sock,) = bind(["127.0.0.1:0"])
+    host = Host.build(Config(listen=("127.0.0.1:1",)), entry_points=[])
+    server = make_server(host, [sock])
+    try:
+        assert int(server.effective_port) == sock.getsockname()[1]  # not config.listen's
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown(timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("listen", "message"),
+    [
+        ("192.0.2.1:8080", "cannot listen on 192.0.2.1:8080: address not available"),
+        ("nonexistent.invalid:8080", "cannot listen on nonexistent.invalid:8080: "),
+        ("localhost", "is not HOST:PORT"),
+        ("127.0.0.1:99999", "is not HOST:PORT"),
+    ],
+)
+def test_bind_errors_name_the_address(listen: str, message: str) -> None:
+    with pytest.raises(ApphostError, match=message):
+        bind([listen])
+
+
+def test_bind_keeps_nothing_when_one_address_fails() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ApphostError, match="address already in use"):
+            bind(["127.0.0.1:0", f"127.0.0.1:{port}"])
+
+
+def test_cli_port_in_use_exits_non_zero(run_cli: Callable[..., tuple[int, str]]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, output = run_cli("serve", "--listen", f"127.0.0.1:{port}")
+    assert code == 1
+    assert f"Error: cannot listen on 127.0.0.1:{port}: address already in use" in output
+
+
+def test_cli_bad_listen_address_exits_non_zero(run_cli: Callable[..., tuple[int, str]]) -> None:
+    code, output = run_cli("serve", "--listen", "192.0.2.1:8080")
+    assert code == 1
+    assert "Error: cannot listen on 192.0.2.1:8080: address not available" in output
+
+
+def test_systemd_sockets_for_another_process_are_ignored_and_unset() -> None:
+    env = {"LISTEN_PID": str(os.getpid() + 1), "LISTEN_FDS": "1", "LISTEN_FDNAMES": "web"}
+    assert systemd_sockets(env) == []
+    assert env == {}  # a child must never take them for its own
+    env = {"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "x"}
+    with pytest.raises(ApphostError, match="LISTEN_FDS='x'"):
+        systemd_sockets(env)
+    assert systemd_sockets({}) == []
+
+
+def test_adopt_accepts_only_listening_stream_sockets() -> None:
+    (listening,) = bind(["127.0.0.1:0"])
+    with listening, socket.socket() as idle, socket.socket(type=socket.SOCK_DGRAM) as udp:
+        adopted = adopt(os.dup(listening.fileno()), "test")
+        assert adopted.getsockname() == listening.getsockname()
+        assert not adopted.get_inheritable()
+        adopted.close()
+        for sock in (idle, udp):
+            with pytest.raises(ApphostError, match="not a listening stream socket"):
+                adopt(sock.fileno(), "test")
+    with pytest.raises(ApphostError, match="not a socket"):
+        adopt(_closed_fd(), "test")
+
+
+def _closed_fd() -> int:
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    return fd
+
+
+def test_worker_environment_round_trip() -> None:
+    assert Worker.from_environ({}) is None
+    (listening,) = bind(["127.0.0.1:0"])
+    mine, theirs = socket.socketpair()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGINT)}
+    try:
+        env = Worker.environ(theirs, [listening])
+        worker = Worker.from_environ(env)
+        assert env == {}  # removed once read
+        assert worker is not None
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN  # the supervisor reloads
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # ... and turns it into SIGTERM
+        assert [s.getsockname() for s in worker.sockets] == [listening.getsockname()]
+        worker.ready()
+        assert mine.recv(64) == READY
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sock in (mine, theirs, listening):
+            sock.close()
+
+
+def test_closing_never_shuts_down_a_shared_socket() -> None:
+    """The other holder (systemd, the supervisor) still has a listening socket."""
+    (listening,) = bind(["127.0.0.1:0"])
+    host = Host.build(Config(), entry_points=[])
+    server = make_server(host, [adopt(os.dup(listening.fileno()), "test")])
+    server.close()
+    server.task_dispatcher.shutdown(timeout=1)
+    with listening, socket.create_connection(listening.getsockname(), timeout=2) as client:
+        conn, _ = listening.accept()  # still queued for the next process
+        conn.close()
+        assert client.recv(1) == b""
+
+
+def test_eaddrinuse_is_what_bind_sees() -> None:
+    """The message above relies on the OS reporting EADDRINUSE for a taken port."""
+    with socket.socket() as taken, socket.socket() as second:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError) as info:
+            second.bind(taken.getsockname())
+        assert info.value.errno == errno.EADDRINUSE
+
+
+def test_signal_socket_delivers_numbers_and_restores() -> None:
+    before = signal.getsignal(signal.SIGUSR1)
+    with signal_socket([signal.SIGUSR1]) as (reader, writer):
+        os.kill(os.getpid(), signal.SIGUSR1)
+        reader.settimeout(5)
+        assert reader.recv(64) == bytes([signal.SIGUSR1])
+        writer.send(b"\0")  # what wakes a loop without a signal
+        assert reader.recv(64) == b"\0"
+    assert signal.getsignal(signal.SIGUSR1) == before
