@@ -1,9 +1,11 @@
 # make serve: run the host with the example plugins.  make test: the whole suite.
+# make bench: the benchmarks (bench/, a few minutes); writes bench/RESULTS.md.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := $(sort $(wildcard plugins/*))
 STAMP := $(VENV)/.installed
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: serve test lint bench clean
 
@@ -23,6 +25,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	command -v wrk >/dev/null || $(SUDO) apt-get install -y wrk || { $(SUDO) apt-get update && $(SUDO) apt-get install -y wrk; }
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info plugins/*/build .pytest_cache .mypy_cache .hypothesis .ruff_cache

@@ -1,0 +1,88 @@
+"""6. Threads and the "Task queue depth" flood: evidence for apphost's waitress defaults.
+
+    .venv/bin/python bench/threads.py [--rounds 4] [--duration 4] [--connections 64]
+
+``apphost serve`` (access log off, so the logging measured is waitress's)
+with ``--threads`` 4, 8, 16 and 32, all running at once on loopback and
+loaded in turn by wrk as in ``bench/throughput.py``. For each: req/s, p50 and
+p99 latency, and how many "Task queue depth" warnings (logger
+``waitress.queue``, one per request that waits for a thread) it printed per
+second. No target: these figures back the defaults proposed for issue 5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+from _common import median, table
+from apphost.config import Config
+from throughput import BIN, Contender, Run, Server, start, stop, wrk
+
+THREADS = (4, 8, 16, 32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
+
+    print("## 6. Threads and queue-depth warnings (no target)\n")
+    print(
+        f"`apphost serve` (access log off) with each thread count, `wrk -t1"
+        f" -c{args.connections} -d{args.duration:g}s`, {args.rounds} rounds in turn; medians."
+        " See the docstring of `bench/threads.py`.\n",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
+        workdir = Path(tmp)
+        serve = [str(BIN / "apphost"), "serve", "--listen", "127.0.0.1:{port}"]
+        if "access_log" in {f.name for f in fields(Config)}:
+            quiet = workdir / "quiet.toml"
+            quiet.write_text("[apphost]\naccess_log = false\n")
+            serve += ["--config", str(quiet)]
+        servers: list[Server] = []
+        try:
+            for n in THREADS:
+                servers.append(
+                    start(Contender(f"threads={n}", [*serve, "--threads", str(n)]), workdir)
+                )
+            for s in servers:
+                wrk(s, 1, args.connections)
+            runs: dict[str, list[Run]] = {s.name: [] for s in servers}
+            for r in range(args.rounds):
+                for s in servers if r % 2 == 0 else servers[::-1]:
+                    runs[s.name].append(wrk(s, args.duration, args.connections))
+                print(f"threads: round {r + 1} done", file=sys.stderr, flush=True)
+        finally:
+            for s in servers:
+                stop(s)
+    rows = [
+        [
+            name,
+            f"{median(r.rps for r in rs):,.0f}",
+            f"{median(r.p50_ms for r in rs):.2f}",
+            f"{median(r.p99_ms for r in rs):.2f}",
+            f"{sum(r.errors for r in rs)}",
+            f"{sum(r.queue_warnings for r in rs) / (args.rounds * args.duration):,.0f}",
+        ]
+        for name, rs in runs.items()
+    ]
+    print(
+        table(
+            ["apphost serve", "req/s", "p50 ms", "p99 ms", "errors", "queue-depth warnings/s"], rows
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""2. HTTP throughput and latency: ``apphost serve`` vs bare waitress, same app, same threads.
+
+    .venv/bin/python bench/throughput.py [--rounds 5] [--duration 5] [--connections 32] [--threads 8]
+
+All servers run at once on loopback ports and serve the same app object,
+``apphost_hello:app`` (the example plugin; its body has the same length
+through either server): ``apphost serve`` with only that plugin loaded
+(``APPHOST_LOAD_PLUGINS=apphost-hello``) and ``waitress-serve`` with the
+same ``--threads``. wrk (Debian's; ``make bench`` installs it) loads one
+server at a time for ``--duration`` seconds, in turn (the order alternates),
+after one warm-up run each.
+
+The contenders: apphost as it ships (access log and metrics on), apphost
+with ``access_log = false`` (if this apphost has that setting), and bare
+waitress; then apphost (no access log) and waitress again with the
+``waitress.queue`` logger set to ERROR (a ``sitecustomize`` on PYTHONPATH, so
+the supervisor's workers get it too), to show what the "Task queue depth"
+warning (logged for every request that waits for a thread, inside waitress's
+task lock) costs. The warnings each server logs are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from _common import fmt_ratio, median, table, target
+from apphost.config import Config
+
+BIN = Path(sys.executable).parent
+URL_PATH = "/hello/x"
+
+
+@dataclass
+class Contender:
+    name: str
+    argv: list[str]  # "{port}" is replaced
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def queue_warnings(self) -> int:
+        return self.log.read_text(errors="replace").count("Task queue depth")
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    queue_warnings: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(contender: Contender, workdir: Path) -> Server:
+    name, port = contender.name, free_port()
+    argv = [a.replace("{port}", str(port)) for a in contender.argv]
+    log = workdir / f"{len(list(workdir.glob('*.log')))}.log"
+    env = {**os.environ, "APPHOST_LOAD_PLUGINS": "apphost-hello", **contender.env}
+    env.pop("APPHOST_CONFIG", None)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+    server = Server(name, port, proc, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{URL_PATH}", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.1)
+    stop(server)
+    raise RuntimeError(f"{name} did not answer within 30 s: {log.read_text()[-2000:]}")
+
+
+def stop(server: Server) -> None:
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            server.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if m is None:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _grab(pattern: str, text: str) -> str:
+    m = re.search(pattern, text, re.M)
+    if m is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's output:\n{text}")
+    return m.group(1)
+
+
+def wrk(server: Server, duration: float, connections: int) -> Run:
+    before = server.queue_warnings()
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration:g}s",
+            "--timeout",
+            "5s",
+            "--latency",
+            f"http://127.0.0.1:{server.port}{URL_PATH}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+        check=True,
+    ).stdout
+    rps = float(_grab(r"Requests/sec:\s+([\d.]+)", out))
+    p50 = _ms(_grab(r"^\s+50%\s+(\S+)", out))
+    p99 = _ms(_grab(r"^\s+99%\s+(\S+)", out))
+    errors = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(g) for g in m.groups())
+    return Run(rps, p50, p99, errors, server.queue_warnings() - before)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
+
+    print("## 2. HTTP throughput and latency (wrk, loopback)\n")
+    print(
+        f"`wrk -t1 -c{args.connections} -d{args.duration:g}s --latency` against"
+        f" `http://127.0.0.1:PORT{URL_PATH}`, {args.rounds} rounds, the servers in turn"
+        f" (order alternating) after one warm-up each; every server with `--threads"
+        f" {args.threads}` and the same app object (`apphost_hello:app`). Medians of the"
+        " rounds; errors are non-2xx responses plus socket errors. See the docstring of"
+        " `bench/throughput.py` for the contenders.\n",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
+        workdir = Path(tmp)
+        contenders = make_contenders(workdir, args.threads)
+        servers: list[Server] = []
+        try:
+            for c in contenders:
+                servers.append(start(c, workdir))
+            for s in servers:
+                wrk(s, 1, args.connections)
+            runs: dict[str, list[Run]] = {s.name: [] for s in servers}
+            for r in range(args.rounds):
+                for s in servers if r % 2 == 0 else servers[::-1]:
+                    runs[s.name].append(wrk(s, args.duration, args.connections))
+                print(f"throughput: round {r + 1} done", file=sys.stderr, flush=True)
+        finally:
+            for s in servers:
+                stop(s)
+
+    rows = []
+    for name, rs in runs.items():
+        rows.append(
+            [
+                name,
+                f"{median(r.rps for r in rs):,.0f}",
+                f"{median(r.p50_ms for r in rs):.2f}",
+                f"{median(r.p99_ms for r in rs):.2f}",
+                f"{sum(r.errors for r in rs)}",
+                f"{sum(r.queue_warnings for r in rs) / (args.rounds * args.duration):,.0f}",
+                " ".join(f"{r.rps:,.0f}" for r in rs),
+            ]
+        )
+    print(
+        table(
+            [
+                "server",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "queue-depth warnings/s",
+                "req/s per round",
+            ],
+            rows,
+        )
+    )
+    print()
+
+    def ratio(a: str, b: str) -> float:
+        return median(x.rps / y.rps for x, y in zip(runs[a], runs[b], strict=True))
+
+    pairs = [(APPHOST, WAITRESS)]
+    if APPHOST_QUIET in runs:
+        pairs += [(APPHOST_QUIET, WAITRESS), (APPHOST_SILENT, WAITRESS_SILENT)]
+    print("Throughput ratios (median of per-round ratios):\n")
+    for a, b in pairs:
+        print(f"- {a} / {b}: {fmt_ratio(ratio(a, b))}")
+    print("\nTargets:\n")
+    for a, b in pairs:
+        got = ratio(a, b)
+        print(target(got >= 0.97, f"HTTP throughput of {a} >= 0.97x {b}", fmt_ratio(got)))
+    return 0
+
+
+APPHOST = "apphost serve"
+APPHOST_QUIET = "apphost serve, access_log = false"
+APPHOST_SILENT = "apphost serve, access_log = false, waitress.queue silenced"
+WAITRESS = "waitress-serve"
+WAITRESS_SILENT = "waitress-serve, waitress.queue silenced"
+
+
+def make_contenders(workdir: Path, threads: int) -> list[Contender]:
+    serve = [str(BIN / "apphost"), "serve", "--listen", "127.0.0.1:{port}"]
+    serve += ["--threads", str(threads)]
+    bare = [str(BIN / "waitress-serve"), "--listen=127.0.0.1:{port}", f"--threads={threads}"]
+    bare += ["apphost_hello:app"]
+    silent_dir = workdir / "silent"
+    silent_dir.mkdir()
+    (silent_dir / "sitecustomize.py").write_text(
+        "import logging\nlogging.getLogger('waitress.queue').setLevel(logging.ERROR)\n"
+    )
+    silent = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(silent_dir), os.environ.get("PYTHONPATH")]))
+    }
+    contenders = [Contender(APPHOST, serve), Contender(WAITRESS, bare)]
+    if "access_log" in {f.name for f in fields(Config)}:
+        quiet = workdir / "quiet.toml"
+        quiet.write_text("[apphost]\naccess_log = false\n")
+        contenders.insert(1, Contender(APPHOST_QUIET, [*serve, "--config", str(quiet)]))
+        contenders.append(Contender(APPHOST_SILENT, [*serve, "--config", str(quiet)], silent))
+        contenders.append(Contender(WAITRESS_SILENT, bare, silent))
+    return contenders
+
+
+if __name__ == "__main__":
+    sys.exit(main())
