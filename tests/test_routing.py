@@ -407,7 +407,7 @@ def test_allowed_hosts_are_normalized_and_checked() -> None:
 
 
 def test_long_path_routes() -> None:
-    """A 250 KB path routes (its timing is in bench/long_path.py, not here)."""
+    """A 250 KB path routes (its timing is in bench/pathological.py, not here)."""
     dispatcher = make_dispatcher()
     path = "/backend" + "/seg" * 62_500
     status, body = call(dispatcher, make_environ(H, path))
