@@ -134,7 +134,7 @@ def routes_command(as_json: bool, url: str | None, config_path: str | None) -> N
         return
     rows = route_rows(host)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        _json_rows(rows)
     else:
         _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
 
@@ -151,7 +151,7 @@ def plugins_command(as_json: bool, config_path: str | None) -> None:
     host.load_all()
     rows = plugin_rows(host)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        _json_rows(rows)
     else:
         _table(rows, ["kind", "name", "distribution", "entry_point", "hooks", "status"])
 
@@ -196,6 +196,11 @@ def new_command(name: str, directory: str) -> None:
     click.echo(f"  pip install -e {root}")
     click.echo("  apphost routes")
     click.echo(f"  python -m pytest {root}")
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> None:
+    """A JSON array, one row per line (json's C encoder; indent= would use the slow one)."""
+    click.echo("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]" if rows else "[]")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:

@@ -17,9 +17,10 @@ import inspect
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import importlib_metadata
 import pluggy
@@ -62,10 +63,35 @@ class PluginInfo:
 
 def dist_of(ep: importlib_metadata.EntryPoint) -> tuple[str, str]:
     """(distribution name, version) of an entry point, ``("?", "?")`` if unknown."""
-    dist = ep.dist
+    dist = cast(importlib_metadata.Distribution | None, ep.dist)
     if dist is None:
         return "?", "?"
-    return dist.name, dist.version
+    got = _NAMES.get(dist)
+    if got is None:
+        got = _NAMES[dist] = _name_version(dist)
+    return got
+
+
+# importlib_metadata parses the whole METADATA file on every ``.name`` and
+# ``.version``; with thousands of distributions that parsing was most of the
+# start-up, so each distribution's pair is read once, from the header lines.
+_NAMES: weakref.WeakKeyDictionary[importlib_metadata.Distribution, tuple[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _name_version(dist: importlib_metadata.Distribution) -> tuple[str, str]:
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line:
+            break  # the headers end at the first blank line
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in fields:
+            fields[key] = value.strip()
+    if "Name" in fields and "Version" in fields:
+        return fields["Name"], fields["Version"]
+    return dist.name, dist.version  # unusual metadata: let importlib_metadata decide
 
 
 def _norm(name: str) -> str:
@@ -91,7 +117,8 @@ def scan(
         names = {_norm(ep.name), _norm(dist_of(ep)[0])}
         return not (names & disabled) and (wanted is None or bool(names & wanted))
 
-    eps = [ep for ep in eps if chosen(ep)]
+    if wanted is not None or disabled:
+        eps = [ep for ep in eps if chosen(ep)]
     return Found(
         [ep for ep in eps if ep.group == APPS_GROUP],
         [ep for ep in eps if ep.group == PLUGINS_GROUP],
@@ -100,15 +127,18 @@ def scan(
 
 
 def _installed(problems: list[str]) -> list[importlib_metadata.EntryPoint]:
-    """Every distribution once (first on sys.path wins), warning on differing copies."""
+    """Every distribution with apphost entry points once (first on sys.path wins)."""
     seen: dict[str, str] = {}
     eps: list[importlib_metadata.EntryPoint] = []
     for dist in importlib_metadata.distributions():
+        ours = [ep for ep in dist.entry_points if ep.group in (APPS_GROUP, PLUGINS_GROUP)]
+        if not ours:
+            continue
         try:
-            name, version = dist.name, dist.version
+            name, version = dist_of(ours[0])
         except Exception:  # metadata without a name: not ours to judge
             continue
-        key = _norm(name or "")
+        key = _norm(name)
         if key in seen:
             if seen[key] != version:
                 problems.append(
@@ -117,7 +147,7 @@ def _installed(problems: list[str]) -> list[importlib_metadata.EntryPoint]:
                 )
             continue
         seen[key] = version
-        eps.extend(ep for ep in dist.entry_points if ep.group in (APPS_GROUP, PLUGINS_GROUP))
+        eps.extend(ours)
     return eps
 
 

@@ -11,6 +11,7 @@ Hooks see the host through ``HostView`` (``apphost.apps``, ``.config``,
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import types
@@ -27,12 +28,13 @@ from .config import Config
 from .discovery import PluginInfo, call_each, dist_of, make_plugin_manager, register_plugins, scan
 from .dynamic import DynamicApps
 from .errors import PluginError, StrictError
-from .observe import Metrics, Observer
 from .routing import Dispatcher, RouteTable, build_table
 from .status import status_pages
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from .observe import Metrics
 
 log = logging.getLogger("apphost")
 
@@ -60,20 +62,32 @@ class Host:
         self.problems: list[str] = []  # load_problems and those of the last rebuild
         self.routes: list[Route] = []
         self.view = HostView(_InfoView(self.apps), config, config.server_name)
-        self.metrics = Metrics()
-        self.metrics.collect_hooks.append(self._collect)
         self.dispatcher = Dispatcher(
             RouteTable(config.server_name),
             allowed_hosts=config.allowed_hosts,
             allow_encoded_slashes=config.allow_encoded_slashes,
             own={
                 "/_apphost/health": self.health,
-                **status_pages(self, config.status_page, self.metrics),
+                **status_pages(self, config.status_page),
             },
         )
-        # What a server runs: the dispatcher, observed (access log, metrics).
-        self.app = Observer(self.dispatcher, access_log=config.access_log, metrics=self.metrics)
         self.draining = False
+
+    # Made on first use: ``routes``, ``check`` and ``plugins`` never import prometheus_client.
+    @functools.cached_property
+    def metrics(self) -> Metrics:
+        from .observe import Metrics
+
+        metrics = Metrics()
+        metrics.collect_hooks.append(self._collect)
+        return metrics
+
+    @functools.cached_property
+    def app(self) -> WSGIApplication:
+        """What a server runs: the dispatcher, observed (access log, metrics)."""
+        from .observe import Observer
+
+        return Observer(self.dispatcher, access_log=self.config.access_log, metrics=self.metrics)
 
     @classmethod
     def build(

@@ -1,6 +1,6 @@
 """The host's own pages under ``/_apphost/``: status (HTML), routes and plugins (JSON), metrics.
 
-    pages = status_pages(host, mode="local", metrics=metrics)   # path -> WSGI app
+    pages = status_pages(host, mode="local")   # path -> WSGI app
     Dispatcher(table, own={"/_apphost/health": host.health, **pages})
 
 ``mode`` is the ``status_page`` setting: ``"off"`` (404), ``"local"`` (loopback
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from .host import Host
-    from .observe import Metrics
 
 MODES = ("off", "local", "public")
 _FORBIDDEN = plain_response(
@@ -31,7 +30,7 @@ _FORBIDDEN = plain_response(
 )
 
 
-def status_pages(host: Host, mode: str, metrics: Metrics | None) -> dict[str, WSGIApplication]:
+def status_pages(host: Host, mode: str) -> dict[str, WSGIApplication]:
     """The pages for ``mode``, each guarded by the access rule."""
     if mode == "off":
         return {}
@@ -45,12 +44,11 @@ def status_pages(host: Host, mode: str, metrics: Metrics | None) -> dict[str, WS
             "application/json",
             json.dumps(plugin_rows(host), indent=1).encode(),
         ),
-    }
-    if metrics is not None:
-        pages["/_apphost/metrics"] = lambda: (
+        "/_apphost/metrics": lambda: (
             "text/plain; version=0.0.4; charset=utf-8",
-            metrics.exposition(),
-        )
+            host.metrics.exposition(),
+        ),
+    }
     return {path: _page(render, public=mode == "public") for path, render in pages.items()}
 
 
