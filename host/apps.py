@@ -71,6 +71,7 @@ def plain_response(status: str, body: str) -> WSGIApplication:
 
 UNAVAILABLE = plain_response("503 Service Unavailable", "503 Service Unavailable\n")
 INTERNAL_ERROR = "500 Internal Server Error"
+DEBUG_KEY = "apphost.debug"  # set by ``serve --debug``: let app errors reach the debugger
 
 
 def guarded(app: WSGIApplication, label: str) -> WSGIApplication:
@@ -86,6 +87,8 @@ def guarded(app: WSGIApplication, label: str) -> WSGIApplication:
             return app(environ, start_response)
         except Exception:
             log.exception("%s raised while serving %s", label, environ.get("PATH_INFO"))
+            if environ.get(DEBUG_KEY):
+                raise
             headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "26")]
             try:
                 start_response(INTERNAL_ERROR, headers, sys.exc_info())

@@ -19,6 +19,14 @@ config_option = click.option(
     type=click.Path(dir_okay=False),
     help="TOML config file (default: $APPHOST_CONFIG, else ./apphost.toml if present).",
 )
+disable_option = click.option(
+    "--disable-plugin",
+    "disable",
+    multiple=True,
+    metavar="NAME",
+    help="Leave out a plugin (distribution or entry point name), as $APPHOST_DISABLE_PLUGINS does;"
+    " repeat for several.",
+)
 verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="Log debug detail and tracebacks."
 )
@@ -63,7 +71,22 @@ def main() -> None:
 @click.option(
     "--strict", is_flag=True, help="Refuse to start if any plugin, app or claim has a problem."
 )
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Development: reload when a plugin's source or the installed distributions change.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    default=None,
+    help="Development: werkzeug's interactive debugger on errors; loopback listen addresses only.",
+)
+@click.option(
+    "--no-access-log", "no_access_log", is_flag=True, help="Do not log one line per request."
+)
 @config_option
+@disable_option
 @verbose_option
 def serve_command(
     listen: tuple[str, ...],
@@ -71,7 +94,11 @@ def serve_command(
     threads: int | None,
     workers: int,
     strict: bool,
+    reload: bool,
+    debug: bool | None,
+    no_access_log: bool,
     config_path: str | None,
+    disable: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Serve every installed app on its claimed routes until SIGTERM or Ctrl-C.
@@ -89,11 +116,19 @@ def serve_command(
     try:
         worker = Worker.from_environ()  # set when the supervisor started this process
         config = load_config(config_path).with_flags(
-            listen=listen, server_name=server_name, threads=threads
+            listen=listen,
+            server_name=server_name,
+            threads=threads,
+            debug=debug,
+            access_log=False if no_access_log else None,
         )
         if worker is None:
+            if reload:
+                from .reloader import watch
+
+                watch()
             sys.exit(supervise(config, workers, command_line(click.get_current_context())))
-        host = Host.build(config)
+        host = Host.build(config, disable=disable)
         if strict:
             host.strict()
         run(host, make_server(host, worker.sockets), worker)
@@ -113,7 +148,10 @@ def serve_command(
     " SCRIPT_NAME and PATH_INFO, or why it is refused.",
 )
 @config_option
-def routes_command(as_json: bool, url: str | None, config_path: str | None) -> None:
+@disable_option
+def routes_command(
+    as_json: bool, url: str | None, config_path: str | None, disable: tuple[str, ...]
+) -> None:
     """Show the routing table in precedence order: host, path, app, distribution, claimant.
 
     Only hook modules are imported, never the apps themselves.
@@ -122,7 +160,7 @@ def routes_command(as_json: bool, url: str | None, config_path: str | None) -> N
     from .routing import explain
 
     _setup_logging(False)
-    host = Host.build(_load(config_path))
+    host = Host.build(_load(config_path), disable=disable)
     if url is not None:
         result = explain(host.dispatcher, url)
         if as_json:
@@ -142,12 +180,13 @@ def routes_command(as_json: bool, url: str | None, config_path: str | None) -> N
 @main.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
-def plugins_command(as_json: bool, config_path: str | None) -> None:
+@disable_option
+def plugins_command(as_json: bool, config_path: str | None, disable: tuple[str, ...]) -> None:
     """Import every plugin and app and show each one's distribution and status."""
     from .report import plugin_rows
 
     _setup_logging(False)
-    host = Host.build(_load(config_path))
+    host = Host.build(_load(config_path), disable=disable)
     host.load_all()
     rows = plugin_rows(host)
     if as_json:
@@ -158,10 +197,11 @@ def plugins_command(as_json: bool, config_path: str | None) -> None:
 
 @main.command("check")
 @config_option
-def check_command(config_path: str | None) -> None:
+@disable_option
+def check_command(config_path: str | None, disable: tuple[str, ...]) -> None:
     """Load every plugin and app, report every problem, exit 1 if there is any."""
     _setup_logging(False)
-    host = Host.build(_load(config_path))
+    host = Host.build(_load(config_path), disable=disable)
     host.load_all()
     problems = host.all_problems()
     for problem in problems:

@@ -14,6 +14,7 @@ key or a value of the wrong type is a ``ConfigError`` naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -51,6 +52,7 @@ class Config:
     shutdown_timeout: float = 30.0
     status_page: str = "local"  # "off", "local" (loopback clients only) or "public"
     access_log: bool = True
+    debug: bool = False  # werkzeug's debugger; only with loopback listen addresses
     # Tables other than [apphost]:
     waitress: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     claims: tuple[Claim, ...] = ()
@@ -166,7 +168,13 @@ def _checked(config: Config) -> Config:
     if not config.listen:
         raise ConfigError("apphost.listen", "give at least one HOST:PORT")
     for addr in config.listen:
-        parse_listen(addr)
+        host, _ = parse_listen(addr)
+        if config.debug and not _is_loopback(host):
+            raise ConfigError(
+                "apphost.debug",
+                f"the debugger runs any code a visitor types: refused while listening on {addr}"
+                " (use 127.0.0.1 or [::1])",
+            )
     try:
         server_name = to_ascii(config.server_name)
     except ValueError as exc:
@@ -189,6 +197,13 @@ def _checked(config: Config) -> Config:
             )
         allowed.append(("*." if pattern.startswith("*.") else "") + parse_host(bare)[0])  # type: ignore[index]
     return replace(config, server_name=parsed[0], allowed_hosts=tuple(allowed))
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def parse_listen(addr: str) -> tuple[str, int]:

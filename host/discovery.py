@@ -105,13 +105,17 @@ def _names(value: str) -> set[str]:
 def scan(
     entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
     environ: dict[str, str] | os._Environ[str] = os.environ,
+    disable: Iterable[str] = (),
 ) -> Found:
-    """Collect both groups' entry points once. ``entry_points`` replaces the scan in tests."""
+    """Collect both groups' entry points once. ``entry_points`` replaces the scan in tests.
+
+    ``disable`` (``--disable-plugin``) adds to ``$APPHOST_DISABLE_PLUGINS``.
+    """
     problems: list[str] = []
     eps = list(entry_points) if entry_points is not None else _installed(problems)
     load = environ.get(ENV_LOAD)
     wanted = None if load is None else _names(load)
-    disabled = _names(environ.get(ENV_DISABLE, ""))
+    disabled = _names(",".join([environ.get(ENV_DISABLE, ""), *disable]))
 
     def chosen(ep: importlib_metadata.EntryPoint) -> bool:
         names = {_norm(ep.name), _norm(dist_of(ep)[0])}

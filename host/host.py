@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import importlib_metadata
 import pluggy
 
-from .apps import UNAVAILABLE, AppInfo, LazyApp, describe, guarded, is_app_factory
+from .apps import DEBUG_KEY, UNAVAILABLE, AppInfo, LazyApp, describe, guarded, is_app_factory
 from .claims import Claim, Route, normalize
 from .config import Config
 from .discovery import PluginInfo, call_each, dist_of, make_plugin_manager, register_plugins, scan
@@ -87,14 +87,30 @@ class Host:
         """What a server runs: the dispatcher, observed (access log, metrics)."""
         from .observe import Observer
 
-        return Observer(self.dispatcher, access_log=self.config.access_log, metrics=self.metrics)
+        app = Observer(self.dispatcher, access_log=self.config.access_log, metrics=self.metrics)
+        if not self.config.debug:
+            return app
+        from werkzeug.debug import DebuggedApplication
+
+        def debug_passthrough(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+            environ[DEBUG_KEY] = True  # app errors reach the debugger instead of a bare 500
+            return app(environ, start_response)
+
+        return DebuggedApplication(debug_passthrough, evalex=True)
 
     @classmethod
     def build(
-        cls, config: Config, entry_points: Iterable[importlib_metadata.EntryPoint] | None = None
+        cls,
+        config: Config,
+        entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
+        disable: Iterable[str] = (),
     ) -> Host:
-        """Discover plugins (``entry_points`` replaces the scan in tests) and build the table."""
-        found = scan(entry_points)
+        """Discover plugins and build the table.
+
+        ``entry_points`` replaces the scan (tests); ``disable`` names distributions
+        or entry points to leave out, like ``$APPHOST_DISABLE_PLUGINS``.
+        """
+        found = scan(entry_points, disable=disable)
         pm = make_plugin_manager()
         plugins, problems = register_plugins(pm, found.plugins)
         host = cls(config, pm, plugins)

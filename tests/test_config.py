@@ -95,6 +95,11 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ({"apphost": "x"}, "apphost", "must be a table"),
         ({"apphost": {"status_page": "on"}}, "apphost.status_page", "'off', 'local' or 'public'"),
         ({"apphost": {"access_log": 1}}, "apphost.access_log", "must be bool"),
+        (
+            {"apphost": {"debug": True, "listen": ["0.0.0.0:8080"]}},
+            "apphost.debug",
+            "refused while listening on 0.0.0.0:8080",
+        ),
         ({"server": {}}, "server", "unknown table"),
         (
             {"waitress": {"no_such_adjustment": 1}},
@@ -144,4 +149,5 @@ def test_settings_are_the_scalar_fields() -> None:
         "shutdown_timeout",
         "status_page",
         "access_log",
+        "debug",
     )
