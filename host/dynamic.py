@@ -34,7 +34,7 @@ class DynamicApps:
         self._factory = factory
         self.label = label  # the plugin that made the claim, for names and logs
         self.maxsize = maxsize
-        self._wrap = wrap  # (name, app) -> the app to serve
+        self._wrap = wrap  # (key, app) -> the app to serve
         self._apps: OrderedDict[str, WSGIApplication] = OrderedDict()
         self._pending: dict[str, Future[WSGIApplication | None]] = {}
         self._lock = threading.Lock()  # guards the two dicts; never held while making an app
@@ -59,7 +59,7 @@ class DynamicApps:
             if made is not None:
                 if not callable(made):
                     raise TypeError(f"factory returned {made!r} for key {key!r}, not a WSGI app")
-                made = self._wrap(f"{self.label}[{key}]", made)
+                made = self._wrap(key, made)
         except BaseException as exc:
             with self._lock:
                 del self._pending[key]

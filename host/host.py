@@ -243,8 +243,14 @@ class Host:
     def _resolve(self, route: Route) -> WSGIApplication:
         claim = route.claim
         if claim.factory is not None:
+            plugin = next((n for n, p in self.plugins.items() if p.label == route.claimant), "")
+
+            def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
+                # The name the hookspec documents for apps made by a factory claim.
+                return guarded(self.wrap(f"{plugin}[{key}]", app), f"{route.claimant} [{key}]")
+
             return DynamicApps(  # type: ignore[return-value]
-                claim.factory, route.claimant, self.config.max_dynamic_apps, self._wrap_dynamic
+                claim.factory, route.claimant, self.config.max_dynamic_apps, wrap
             )
         if isinstance(claim.app, str):
             return self.apps[claim.app]
@@ -256,9 +262,6 @@ class Host:
         except PluginError as exc:
             log.warning("%s", exc)
             return UNAVAILABLE
-
-    def _wrap_dynamic(self, name: str, app: WSGIApplication) -> WSGIApplication:
-        return guarded(self.wrap(name, app), name)
 
     def _collect(self, metrics: Metrics) -> None:
         for entry in self.dispatcher.table.entries:

@@ -381,7 +381,7 @@ def apphost_wrap_app(name, app):
     assert get(host, "/u/ann/x") == (200, "ann")
     import sys
 
-    assert sys.modules[mod].seen == ["plugin 'dyn' (dyn-dist==1.0)[ann]"]
+    assert sys.modules[mod].seen == ["dyn[ann]"]
 
 
 # 9. an app that raises ------------------------------------------------------------
