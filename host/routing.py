@@ -1,260 +1,82 @@
-"""Routes -> an immutable ``RouteTable`` -> ``Dispatcher``, the host's WSGI callable.
+"""Requests -> apps: ``Dispatcher``, the host's WSGI callable, on a ``RouteTable``.
 
     table, conflicts = build_table(routes, "example.com", resolve)  # resolve(route) -> app
     dispatcher = Dispatcher(table)           # a WSGI app
     dispatcher.table = new_table             # a rebuild swaps the table atomically
     explain(dispatcher, "http://api.example.com/v1/x")   # who wins, or why it is refused
 
-A request is routed host first, then path. Host buckets are tried in order and
-the first that knows the host wins, with no fallback to later buckets (like
-nginx server blocks): ``host:port``, exact host, subdomain of the server name,
-``*.suffix`` wildcard, then the host-less claims. Within a host the longest
-claimed path prefix wins, on whole segments; an exact segment beats ``*`` at
-the same depth. Lookup costs one or two dict lookups per segment of the deepest
-claim, however many claims there are and however long the request path is.
+A request is routed host first, then path, as ``table.py`` says: the first
+host bucket that knows the host wins, then the longest claimed path prefix,
+on whole segments. The matched prefix moves from PATH_INFO to the end of
+SCRIPT_NAME (PEP 3333) and ``environ["apphost.app"]`` names the app (for logs
+and metrics).
 
-The matched prefix moves from PATH_INFO to the end of SCRIPT_NAME (PEP 3333)
-and ``environ["apphost.app"]`` names the app (for logs and metrics).
 A malformed Host, a missing one on HTTP/1.1, a Host outside ``allowed_hosts``,
 a relative path, ``..`` above the root, NUL and (unless allowed) an encoded
-slash or backslash answer 400 before any app sees them. A factory claim's app
-is made by ``DynamicApps``: no app for the key is 404, a raising factory 500.
+slash or backslash answer 400 before any app sees them. Repeated slashes and
+``.`` segments are collapsed by string operations, whatever the length of the
+path; ``..`` segments are resolved one by one, so a path over 16 KiB that has
+one answers 414 URI Too Long. A factory claim's app is made by
+``DynamicApps``: no app for the key is 404, a raising factory 500.
+
+The usual request takes a short path through ``__call__``: what a raw Host
+means on the current table is remembered (parsing, ``allowed_hosts``, the
+default port, the bucket), and a path that needs no normalizing, no key and
+no own page is matched and served without building a ``Match``. Anything else
+goes through ``route``, which ``explain`` also uses.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-from .claims import RESERVED_PREFIX, Route
+from .claims import RESERVED_PREFIX
 from .dynamic import DynamicApps
-from .errors import ConflictError
 from .hosts import MAX_HOST_LENGTH, host_matches, host_pattern, parse_host, to_ascii
+from .paths import has_encoded_slash, normalize_path, request_path
+from .refusals import (
+    BAD_HOST,
+    ENCODED_SLASH,
+    FACTORY_FAILED,
+    NO_HOST,
+    NO_KEY,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    NOT_OWN,
+    NUL,
+    RELATIVE,
+    Refusal,
+)
+from .table import Entry, PathTable, RouteTable, build_table
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "APP_KEY",
+    "Dispatcher",
+    "Entry",
+    "Match",
+    "Refusal",
+    "RouteTable",
+    "build_table",
+    "explain",
+    "normalize_path",
+]
 
 log = logging.getLogger("apphost")
 
 OWN_PREFIX = RESERVED_PREFIX + "/"
 APP_KEY = "apphost.app"  # the environ key naming the app a request was routed to
 _HOST_CACHE_SIZE = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A table slot: the winning route and the app (or ``DynamicApps``) it serves."""
-
-    route: Route
-    app: WSGIApplication
-    conflict: ConflictError | None = None
-
-    @property
-    def name(self) -> str:
-        """The app's name, as logs and metrics label it (``make(key)`` for a factory)."""
-        return _app_name(self.route)
-
-
-@dataclass(slots=True)
-class PathTable:
-    """The claims of one host: exact prefixes, ``prefix/*`` parents, deepest depth."""
-
-    exact: dict[str, Entry] = field(default_factory=dict)
-    wild: dict[str, Entry] = field(default_factory=dict)
-    depth: int = 0
-
-    def add(self, entry: Entry) -> None:
-        route = entry.route
-        segments = route.path.count("/") + route.path_wild
-        self.depth = max(self.depth, segments)
-        (self.wild if route.path_wild else self.exact)[route.path] = entry
-
-    def match(self, path: str) -> tuple[Entry, int, str | None] | None:
-        """(entry, end of the matched prefix in ``path``, key of a ``/*`` claim)."""
-        ends: list[int] = []
-        pos, n, depth = 0, len(path), self.depth
-        while len(ends) < depth:
-            nxt = path.find("/", pos + 1)
-            if nxt < 0:
-                if pos + 1 < n:
-                    ends.append(n)
-                break
-            ends.append(nxt)
-            pos = nxt
-        exact, wild = self.exact, self.wild
-        for d in range(len(ends), 0, -1):
-            end = ends[d - 1]
-            entry = exact.get(path[:end])
-            if entry is not None:
-                return entry, end, None
-            if wild:
-                start = ends[d - 2] if d > 1 else 0
-                entry = wild.get(path[:start])
-                if entry is not None:
-                    return entry, end, path[start + 1 : end]
-        entry = exact.get("")
-        return (entry, 0, None) if entry is not None else None
-
-
-@dataclass(slots=True)
-class RouteTable:
-    """Every winning route, bucketed by host. Built once, then only read."""
-
-    server_name: str
-    host_port: dict[str, PathTable] = field(default_factory=dict)
-    host: dict[str, PathTable] = field(default_factory=dict)
-    subdomain: dict[str, PathTable] = field(default_factory=dict)
-    wildcard: dict[str, PathTable] = field(default_factory=dict)
-    any: PathTable = field(default_factory=PathTable)
-    entries: list[Entry] = field(default_factory=list)  # in precedence order
-
-    def host_table(self, name: str | None, port: int) -> tuple[PathTable | None, str | None]:
-        """The path table for a normalized host, and the ``*`` label it matched."""
-        if name is None:
-            return self.any, None
-        if self.host_port:
-            table = self.host_port.get(f"{name}:{port}")
-            if table is not None:
-                return table, None
-        table = self.host.get(name)
-        if table is not None:
-            return table, None
-        if self.subdomain and name.endswith(self.server_name) and len(name) > len(self.server_name):
-            cut = len(name) - len(self.server_name) - 1
-            if name[cut] == ".":
-                table = self.subdomain.get(name[:cut])
-                if table is not None:
-                    return table, None
-        if self.wildcard:
-            label, _, rest = name.partition(".")
-            table = self.wildcard.get(rest)
-            if table is not None:
-                return table, label
-        return self.any, None
-
-
-def build_table(
-    routes: Iterable[Route], server_name: str, resolve: Callable[[Route], WSGIApplication]
-) -> tuple[RouteTable, list[ConflictError]]:
-    """Settle competing routes by rank and bucket the winners.
-
-    ``resolve(route)`` gives the app a route serves. Two routes on the same
-    key with the same top rank conflict: the route answers 503 and the
-    conflict is returned for reporting.
-    """
-    by_key: dict[tuple[str, str, str, bool], list[Route]] = {}
-    for route in routes:
-        by_key.setdefault(route.key, []).append(route)
-    table = RouteTable(server_name)
-    conflicts = []
-    for group in by_key.values():
-        group.sort(key=lambda r: r.rank, reverse=True)
-        winner = group[0]
-        if len(group) > 1 and group[1].rank == winner.rank:
-            conflict = ConflictError(winner.describe(), _claimed(winner), _claimed(group[1]))
-            conflicts.append(conflict)
-            entry = Entry(winner, _UNAVAILABLE_CONFLICT, conflict)
-        else:
-            entry = Entry(winner, resolve(winner))
-        table.entries.append(entry)
-        buckets: Mapping[str, dict[str, PathTable]] = {
-            "host_port": table.host_port,
-            "host": table.host,
-            "subdomain": table.subdomain,
-            "wildcard": table.wildcard,
-        }
-        kind = winner.host_kind
-        path_table = (
-            table.any if kind == "any" else buckets[kind].setdefault(winner.host_key, PathTable())
-        )
-        path_table.add(entry)
-    table.entries.sort(key=_precedence)
-    return table, conflicts
-
-
-def _claimed(route: Route) -> str:
-    return f"{route.claimant} for {_app_name(route)!r}"
-
-
-def _app_name(route: Route) -> str:
-    """The app name, or the qualified name of a WSGI app or factory (``make(key)``)."""
-    claim = route.claim
-    if claim.factory is not None:
-        return f"{getattr(claim.factory, '__qualname__', repr(claim.factory))}(key)"
-    return (
-        claim.app
-        if isinstance(claim.app, str)
-        else getattr(claim.app, "__qualname__", repr(claim.app))
-    )
-
-
-_KIND_ORDER = {"host_port": 0, "host": 1, "subdomain": 2, "wildcard": 3, "any": 4}
-
-
-def _precedence(entry: Entry) -> tuple[int, str, int, str]:
-    r = entry.route
-    return (_KIND_ORDER[r.host_kind], r.host_key, -(r.path.count("/") + r.path_wild), r.path)
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A WSGI app refusing a request with ``status`` and a one-line ``reason``."""
-
-    status: str
-    reason: str
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        body = f"{self.status}: {self.reason}\n".encode()
-        start_response(
-            self.status,
-            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
-        )
-        return [body]
-
-
-def bad_request(reason: str) -> Refusal:
-    return Refusal("400 Bad Request", reason)
-
-
-NOT_FOUND = Refusal("404 Not Found", "no claim matches this host and path")
-_NOT_OWN = Refusal("404 Not Found", f"no such page of the host's own under {OWN_PREFIX}")
-_NO_KEY = Refusal("404 Not Found", "no app for this key")
-_FACTORY_FAILED = Refusal("500 Internal Server Error", "the app could not be made")
-_UNAVAILABLE_CONFLICT = Refusal("503 Service Unavailable", "this route is claimed twice")
-_NO_HOST = bad_request("HTTP/1.1 requires a Host header")
-_BAD_HOST = bad_request("malformed Host header")
-_NOT_ALLOWED = bad_request("host not allowed")
-_RELATIVE = bad_request("the path must start with '/'")
-_NUL = bad_request("NUL in path")
-_ENCODED_SLASH = bad_request("encoded slash or backslash in path")
-_ABOVE_ROOT = bad_request("'..' above the root")
-
-
-def normalize_path(path: str) -> str | None:
-    """Resolve ``.`` and ``..`` segments and repeated slashes; None if ``..`` climbs above root."""
-    out: list[str] = []
-    segments = path.split("/")
-    for seg in segments[1:]:
-        if seg == "..":
-            if not out:
-                return None
-            out.pop()
-        elif seg and seg != ".":
-            out.append(seg)
-    trailing = segments[-1] in ("", ".", "..") and len(segments) > 1
-    return "/" + "/".join(out) + ("/" if trailing and out else "")
-
-
-def _has_encoded_slash(environ: WSGIEnvironment) -> bool:
-    raw: str = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
-    if "%" not in raw:
-        return False
-    lowered = raw.partition("?")[0].lower()
-    return "%2f" in lowered or "%5c" in lowered
+# A longer path goes straight to ``route``: the short path's scans of it would only be
+# made again there, and next to them the short path saves nothing.
+_SHORT_PATH = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,11 +89,26 @@ class Match:
     path_info: str
 
 
+class _Routing:
+    """A table and what raw Hosts mean on it; replaced whole when the table is."""
+
+    __slots__ = ("hosts", "https_hosts", "table")
+
+    def __init__(self, table: RouteTable) -> None:
+        self.table = table
+        # raw Host -> its path table; None sends the request to ``route`` (a malformed Host,
+        # one outside allowed_hosts, an empty one or none at all).
+        self.hosts: dict[str, PathTable | None] = {}
+        # Without a port, a https request may mean another host:port claim than a http one.
+        self.https_hosts: dict[str, PathTable | None] | None = {} if table.host_port else None
+
+
 class Dispatcher:
     """The host's WSGI app: route each request on the current ``table``.
 
     ``own`` maps paths under ``/_apphost/`` to the host's own apps (health,
     status); they answer for any valid Host, even outside ``allowed_hosts``.
+    Assigning ``table`` forgets what was learnt of hosts on the old one.
     """
 
     def __init__(
@@ -282,14 +119,88 @@ class Dispatcher:
         allow_encoded_slashes: bool = False,
         own: Mapping[str, WSGIApplication] | None = None,
     ) -> None:
-        self.table = table
-        self.allowed_hosts = frozenset(host_pattern(p) for p in allowed_hosts)
+        self._allowed_hosts = frozenset(host_pattern(p) for p in allowed_hosts)
         self.allow_encoded_slashes = allow_encoded_slashes
         self.own = dict(own or {})
-        self._hosts: dict[str, tuple[str, int | None] | None] = {}
+        self._hosts: dict[str, tuple[str, int | None] | None] = {}  # parse_host, cached
+        self._routing = _Routing(table)
+
+    @property
+    def table(self) -> RouteTable:
+        return self._routing.table
+
+    @table.setter
+    def table(self, table: RouteTable) -> None:
+        self._routing = _Routing(table)  # one assignment: a request sees the old or the new
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        """The normalized patterns; fixed, since what hosts mean is cached with them."""
+        return self._allowed_hosts
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        result = self.route(environ)
+        routing = self._routing  # one snapshot for the whole request
+        hosts = routing.hosts
+        if routing.https_hosts is not None and environ.get("wsgi.url_scheme") == "https":
+            hosts = routing.https_hosts
+        raw_host: str = environ.get("HTTP_HOST", "")  # none and "" both take the slow path
+        try:
+            paths = hosts[raw_host]
+        except KeyError:
+            paths = self._learn_host(routing, hosts, raw_host)
+        path: str = environ.get("PATH_INFO", "")
+        if (
+            paths is None
+            or len(path) > _SHORT_PATH
+            or "//" in path
+            or "/." in path
+            or "\x00" in path
+            or (
+                "%" in (environ.get("REQUEST_URI") or environ.get("RAW_URI") or "")
+                and not self.allow_encoded_slashes
+            )
+        ):
+            return self._dispatch(routing.table, environ, start_response)
+        found = paths.match(path)
+        # No claim lies under /_apphost/ or starts other than with "/": only the root claim,
+        # a "/*" claim or none at all can meet an own page or a relative path.
+        if found is None:
+            if path[:1] == "/" and not path.startswith(RESERVED_PREFIX):
+                return NOT_FOUND(environ, start_response)
+            return self._dispatch(routing.table, environ, start_response)
+        entry, end, _ = found
+        if entry.key_from is not None or (
+            (not end or paths.walk_all) and (path[:1] != "/" or path.startswith(RESERVED_PREFIX))
+        ):
+            return self._dispatch(routing.table, environ, start_response)
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + path[:end]
+        environ["PATH_INFO"] = path[end:]
+        environ[APP_KEY] = entry.name
+        return entry.app(environ, start_response)
+
+    def _learn_host(
+        self, routing: _Routing, hosts: dict[str, PathTable | None], raw: str
+    ) -> PathTable | None:
+        """What ``raw`` means on ``routing.table`` (into ``hosts``): its path table, or None."""
+        parsed = self._parse_host(raw)
+        paths = None
+        if parsed is not None:
+            name, port = parsed
+            if not self._allowed_hosts or host_matches(name, self._allowed_hosts):
+                if port is None:
+                    port = 443 if hosts is routing.https_hosts else 80
+                paths = routing.table.host_table(name, port)[0]
+        if len(raw) <= MAX_HOST_LENGTH:  # never let a client fill the cache with huge keys
+            if len(hosts) >= _HOST_CACHE_SIZE:
+                hosts.clear()
+            hosts[raw] = paths
+        return paths
+
+    def _dispatch(
+        self, table: RouteTable, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """The slow path: ``route``, then apply the match or call what answers instead."""
+        result = self._route(environ, table)
         if not isinstance(result, Match):
             return result(environ, start_response)
         environ["SCRIPT_NAME"] = result.script_name
@@ -302,9 +213,9 @@ class Dispatcher:
                 made = dynamic.get(result.key)
             except Exception:
                 log.exception("%s: the app factory raised for key %r", dynamic.label, result.key)
-                return _FACTORY_FAILED(environ, start_response)
+                return FACTORY_FAILED(environ, start_response)
             if made is None:
-                return _NO_KEY(environ, start_response)
+                return NO_KEY(environ, start_response)
             app = made
         return app(environ, start_response)
 
@@ -323,51 +234,52 @@ class Dispatcher:
     def route(self, environ: WSGIEnvironment) -> Match | WSGIApplication:
         """The ``Match`` for a request, or the app answering instead of a claim.
 
-        That is a ``Refusal`` (400, 404) or one of the host's own pages.
+        That is a ``Refusal`` (400, 404, 414) or one of the host's own pages.
         ``environ`` is only read: ``__call__`` applies the match.
         """
+        return self._route(environ, self.table)
+
+    def _route(self, environ: WSGIEnvironment, table: RouteTable) -> Match | WSGIApplication:
         raw_host = environ.get("HTTP_HOST")
         if raw_host is None:
             if environ.get("SERVER_PROTOCOL", "HTTP/1.0") not in ("HTTP/1.0", "HTTP/0.9"):
-                return _NO_HOST
+                return NO_HOST
             name, port = None, None
         else:
             parsed = self._parse_host(raw_host)
             if parsed is None:
-                return _BAD_HOST
+                return BAD_HOST
             name, port = parsed
         path: str = environ.get("PATH_INFO", "")
         if path and path[0] != "/":
-            return _RELATIVE
+            return RELATIVE
         if "\x00" in path:
-            return _NUL
-        if not self.allow_encoded_slashes and _has_encoded_slash(environ):
-            return _ENCODED_SLASH
-        if "//" in path or "/." in path:
-            normalized = normalize_path(path)
-            if normalized is None:
-                return _ABOVE_ROOT
-            path = normalized
+            return NUL
+        if not self.allow_encoded_slashes and has_encoded_slash(environ):
+            return ENCODED_SLASH
+        normalized = request_path(path)
+        if isinstance(normalized, Refusal):
+            return normalized
+        path = normalized
         if path.startswith(OWN_PREFIX) or path == RESERVED_PREFIX:
-            return self.own.get(path, _NOT_OWN)
-        if self.allowed_hosts and (name is None or not host_matches(name, self.allowed_hosts)):
-            return _NOT_ALLOWED
+            return self.own.get(path, NOT_OWN)
+        if self._allowed_hosts and (name is None or not host_matches(name, self._allowed_hosts)):
+            return NOT_ALLOWED
         if port is None:
             port = 443 if environ.get("wsgi.url_scheme") == "https" else 80
-        table = self.table  # one snapshot for the whole lookup
-        path_table, label = table.host_table(name, port)
-        found = path_table.match(path) if path_table is not None else None
+        paths, label = table.host_table(name, port)
+        found = paths.match(path)
         if found is None:
             return NOT_FOUND
         entry, end, segment = found
         key = None
-        if entry.conflict is None and entry.route.key_from == "host":
+        if entry.conflict is None and entry.key_from == "host":
             key = label
-        elif entry.conflict is None and entry.route.key_from == "path" and segment is not None:
+        elif entry.conflict is None and entry.key_from == "path" and segment is not None:
             try:  # the factory gets text; a segment that is not UTF-8 names no app
                 key = segment.encode("latin-1").decode("utf-8")
             except UnicodeError:
-                return _NO_KEY
+                return NO_KEY
         return Match(entry, key, environ.get("SCRIPT_NAME", "") + path[:end], path[end:])
 
 

@@ -8,7 +8,9 @@ one through the whole dispatcher under ``wsgiref.validate.validator``:
 - SCRIPT_NAME + PATH_INFO is the normalized path, PATH_INFO "" or starting with "/";
 - the status, app, SCRIPT_NAME and PATH_INFO equal those of ``model``, a
   brute-force reading of DESIGN.md "Routing" that tries every claim;
-- on well-formed paths, the same split as werkzeug's DispatcherMiddleware.
+- on well-formed paths, the same split as werkzeug's DispatcherMiddleware;
+- ``PathTable.match`` (by first segment and claim lengths) finds what walking
+  the segments finds, and ``normalize_path`` agrees with the model's.
 
 Each test counts the requests it checked and asserts its share of the run's
 100k+ generated cases (printed with ``pytest -s``).
@@ -28,7 +30,7 @@ import pytest
 from apphost.claims import Claim, Route, normalize
 from apphost.dynamic import DynamicApps
 from apphost.hosts import parse_host
-from apphost.routing import Dispatcher, build_table
+from apphost.routing import Dispatcher, build_table, normalize_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -490,6 +492,44 @@ def test_arbitrary_hosts_and_paths_never_fail() -> None:
     check()
     print(f"fuzz: {checked[0]} generated requests")
     assert checked[0] >= FUZZ_EXAMPLES * FUZZ_REQUESTS
+
+
+INDEX_EXAMPLES, INDEX_REQUESTS = 300, 50
+INDEX_SEGMENTS = ["a", "b", "ab", "a b", "abc"]  # of different lengths, to share a first segment
+
+
+def test_path_index_agrees_with_segment_walk() -> None:
+    """``PathTable.match`` by first segment and claim lengths finds what walking the segments finds."""
+    checked = [0]
+
+    @settings(SETTINGS, max_examples=INDEX_EXAMPLES)
+    @given(
+        claims=st.lists(
+            st.tuples(st.lists(st.sampled_from(INDEX_SEGMENTS), max_size=4), st.booleans()),
+            max_size=15,
+        ),
+        rnd=st.randoms(use_true_random=True),
+    )
+    def check(claims: list[tuple[list[str], bool]], rnd: random.Random) -> None:
+        paths = {"".join("/" + s for s in segs) + ("/*" if wild else "") for segs, wild in claims}
+        routes = [normalize(Claim(app="x", path=p or "/"), "plugin", (1, 0), SERVER) for p in paths]
+        table, _ = build_table(routes, SERVER, resolve)
+        for _ in range(INDEX_REQUESTS):
+            segs = [rnd.choice([*INDEX_SEGMENTS, "c"]) for _ in range(rnd.randint(0, 6))]
+            path = "".join("/" + s for s in segs) + rnd.choice(["", "", "/"])
+            assert table.any.match(path) == table.any._walk(path), (sorted(paths), path)
+            checked[0] += 1
+
+    check()
+    assert checked[0] >= INDEX_EXAMPLES * INDEX_REQUESTS
+
+
+@settings(SETTINGS, max_examples=2_000)
+@given(st.lists(st.sampled_from(["a", ".", "..", "", "...", ".a", "a."]), max_size=12))
+def test_normalize_path_agrees_with_model(segments: list[str]) -> None:
+    """Repeated slashes and dot segments, however mixed: RFC 3986 after collapsing slashes."""
+    path = "".join("/" + s for s in segments) or "/"
+    assert normalize_path(path) == model_normalize(path)
 
 
 @pytest.mark.parametrize(
