@@ -1,6 +1,6 @@
 """Run every benchmark and write ``bench/RESULTS.md``; what ``make bench`` runs.
 
-    .venv/bin/python bench/run.py                 # all five, then RESULTS.md
+    .venv/bin/python bench/run.py                 # all of them, then RESULTS.md
     .venv/bin/python bench/run.py dispatch memory  # some, printed only
 
 Each script prints a markdown section (tables, then PASS/MISS per target) and
@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPTS = ("dispatch", "throughput", "startup", "pathological", "memory", "threads")
+SCRIPTS = ("dispatch", "throughput", "startup", "pathological", "memory", "threads", "observe")
 PACKAGES = (
     "apphost",
     "werkzeug",
@@ -155,7 +155,15 @@ def main(argv: list[str] | None = None) -> int:
             *sections,
         ]
     )
-    (HERE / "RESULTS.md").write_text(text)
+    # Whole or not at all: a new file renamed over the old one. Rewritten in place,
+    # two runs at once (or an editor saving) can leave the end of a longer text
+    # after this one: stray lines after the last section.
+    tmp = HERE / f".RESULTS.md.{os.getpid()}"
+    tmp.write_text(text)
+    os.replace(tmp, HERE / "RESULTS.md")
+    if (HERE / "RESULTS.md").read_text() != text:
+        print("bench/RESULTS.md changed while it was written: run again", file=sys.stderr)
+        return 1
     print(f"Wrote bench/RESULTS.md ({total:.0f} s in all).")
     return 0
 

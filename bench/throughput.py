@@ -1,22 +1,24 @@
 """2. HTTP throughput and latency: ``apphost serve`` vs bare waitress, same app, same threads.
 
-    .venv/bin/python bench/throughput.py [--rounds 5] [--duration 5] [--connections 32] [--threads 8]
+    .venv/bin/python bench/throughput.py [--rounds 5] [--duration 5] [--connections 32] [--threads N]
 
 All servers run at once on loopback ports and serve the same app object,
 ``apphost_hello:app`` (the example plugin; its body has the same length
 through either server): ``apphost serve`` with only that plugin loaded
 (``APPHOST_LOAD_PLUGINS=apphost-hello``) and ``waitress-serve`` with the
-same ``--threads``. wrk (Debian's; ``make bench`` installs it) loads one
-server at a time for ``--duration`` seconds, in turn (the order alternates),
-after one warm-up run each.
+same ``--threads`` (default: apphost's default). wrk (Debian's; ``make
+bench`` installs it) loads one server at a time for ``--duration`` seconds,
+in turn (the order alternates), after one warm-up run each.
 
 The contenders: apphost as it ships (access log and metrics on), apphost
-with ``access_log = false`` (if this apphost has that setting), and bare
-waitress; then apphost (no access log) and waitress again with the
-``waitress.queue`` logger set to ERROR (a ``sitecustomize`` on PYTHONPATH, so
-the supervisor's workers get it too), to show what the "Task queue depth"
-warning (logged for every request that waits for a thread, inside waitress's
-task lock) costs. The warnings each server logs are counted.
+with ``access_log = false`` (if this apphost has that setting), bare
+waitress, and bare waitress with the ``waitress.queue`` logger set to ERROR
+(a ``sitecustomize`` on PYTHONPATH), which silences its "Task queue depth"
+warning, logged for every request that waits for a thread inside its task
+lock (apphost silences it too, and logs a summary instead). The warnings each
+server logs are counted, and where the server has the metric
+``apphost_requests_queued_total`` (read from ``/_apphost/metrics`` before and
+after each run), how many requests waited for a thread.
 """
 
 from __future__ import annotations
@@ -59,6 +61,17 @@ class Server:
     def queue_warnings(self) -> int:
         return self.log.read_text(errors="replace").count("Task queue depth")
 
+    def queued(self) -> float | None:
+        """``apphost_requests_queued_total``, if this server has it."""
+        try:
+            url = f"http://127.0.0.1:{self.port}/_apphost/metrics"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        m = re.search(r"^apphost_requests_queued_total (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
+
 
 @dataclass
 class Run:
@@ -67,6 +80,7 @@ class Run:
     p99_ms: float
     errors: int
     queue_warnings: int
+    waited: float | None  # requests that waited for a thread, if the server counts them
 
 
 def free_port() -> int:
@@ -126,7 +140,7 @@ def _grab(pattern: str, text: str) -> str:
 
 
 def wrk(server: Server, duration: float, connections: int) -> Run:
-    before = server.queue_warnings()
+    before, queued = server.queue_warnings(), server.queued()
     out = subprocess.run(
         [
             "wrk",
@@ -153,7 +167,15 @@ def wrk(server: Server, duration: float, connections: int) -> Run:
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if m:
         errors += sum(int(g) for g in m.groups())
-    return Run(rps, p50, p99, errors, server.queue_warnings() - before)
+    after = server.queued()
+    waited = None if after is None or queued is None else after - queued
+    return Run(rps, p50, p99, errors, server.queue_warnings() - before, waited)
+
+
+def per_second(values: list[float | None], seconds: float) -> str:
+    """The sum of ``values`` per second, or "-" if any is unknown."""
+    known = [v for v in values if v is not None]
+    return f"{sum(known) / seconds:,.0f}" if len(known) == len(values) else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=Config().threads)
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
@@ -204,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{median(r.p99_ms for r in rs):.2f}",
                 f"{sum(r.errors for r in rs)}",
                 f"{sum(r.queue_warnings for r in rs) / (args.rounds * args.duration):,.0f}",
+                per_second([r.waited for r in rs], args.rounds * args.duration),
                 " ".join(f"{r.rps:,.0f}" for r in rs),
             ]
         )
@@ -216,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 "p99 ms",
                 "errors",
                 "queue-depth warnings/s",
+                "waited/s",
                 "req/s per round",
             ],
             rows,
@@ -226,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     def ratio(a: str, b: str) -> float:
         return median(x.rps / y.rps for x, y in zip(runs[a], runs[b], strict=True))
 
-    pairs = [(APPHOST, WAITRESS)]
+    pairs = [(APPHOST, WAITRESS), (APPHOST, WAITRESS_SILENT)]
     if APPHOST_QUIET in runs:
-        pairs += [(APPHOST_QUIET, WAITRESS), (APPHOST_SILENT, WAITRESS_SILENT)]
+        pairs += [(APPHOST_QUIET, WAITRESS_SILENT)]
     print("Throughput ratios (median of per-round ratios):\n")
     for a, b in pairs:
         print(f"- {a} / {b}: {fmt_ratio(ratio(a, b))}")
@@ -241,7 +265,6 @@ def main(argv: list[str] | None = None) -> int:
 
 APPHOST = "apphost serve"
 APPHOST_QUIET = "apphost serve, access_log = false"
-APPHOST_SILENT = "apphost serve, access_log = false, waitress.queue silenced"
 WAITRESS = "waitress-serve"
 WAITRESS_SILENT = "waitress-serve, waitress.queue silenced"
 
@@ -259,13 +282,15 @@ def make_contenders(workdir: Path, threads: int) -> list[Contender]:
     silent = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(silent_dir), os.environ.get("PYTHONPATH")]))
     }
-    contenders = [Contender(APPHOST, serve), Contender(WAITRESS, bare)]
+    contenders = [
+        Contender(APPHOST, serve),
+        Contender(WAITRESS, bare),
+        Contender(WAITRESS_SILENT, bare, silent),
+    ]
     if "access_log" in {f.name for f in fields(Config)}:
         quiet = workdir / "quiet.toml"
         quiet.write_text("[apphost]\naccess_log = false\n")
         contenders.insert(1, Contender(APPHOST_QUIET, [*serve, "--config", str(quiet)]))
-        contenders.append(Contender(APPHOST_SILENT, [*serve, "--config", str(quiet)], silent))
-        contenders.append(Contender(WAITRESS_SILENT, bare, silent))
     return contenders
 
 

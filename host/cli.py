@@ -33,11 +33,13 @@ verbose_option = click.option(
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from .logs import stderr_handler
+
+    # On the root logger, for apphost's loggers and waitress's ("waitress") alike.
+    if not logging.root.handlers:  # else logging is set up already: leave it
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.INFO, handlers=[stderr_handler()]
+        )
 
 
 def _load(config_path: str | None, **flags: Any) -> Config:
@@ -61,7 +63,9 @@ def main() -> None:
     help="Address to listen on; repeat for several. [default: 127.0.0.1:8080]",
 )
 @click.option("--server-name", help="Name subdomain claims are relative to. [default: localhost]")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads. [default: 8]")
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="Worker threads per process. [default: 16]"
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),

@@ -45,7 +45,7 @@ class Config:
 
     listen: tuple[str, ...] = ("127.0.0.1:8080",)
     server_name: str = "localhost"
-    threads: int = 8
+    threads: int = 16
     allowed_hosts: tuple[str, ...] = ()
     allow_encoded_slashes: bool = False
     max_dynamic_apps: int = 256

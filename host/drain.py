@@ -52,6 +52,30 @@ log = logging.getLogger("apphost")
 IDLE_GRACE = 0.5
 
 
+class CloseWhenDraining:
+    """WSGI middleware: once ``host.draining``, every response closes its connection.
+
+    The sweep marks requests waiting for a worker thread, but one that
+    completes in the same loop pass is handed to a thread before the next
+    sweep sees it; this marks it from the thread itself, before its response
+    headers are built. Costs one attribute read per request while serving.
+    """
+
+    __slots__ = ("app", "host")
+
+    def __init__(self, app: Any, host: Any) -> None:
+        self.app = app
+        self.host = host  # anything with a ``draining`` flag
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.host.draining:
+            # waitress's environ carries a bound method of the connection.
+            channel = getattr(environ.get("waitress.client_disconnected"), "__self__", None)
+            for request in getattr(channel, "requests", ()):
+                request.headers["CONNECTION"] = "close"
+        return self.app(environ, start_response)
+
+
 class Drained(Exception):
     """Every connection is closed: waitress's loop can stop."""
 

@@ -10,6 +10,10 @@ byte (at most ``shutdown_timeout`` seconds), closes idle keep-alive
 connections, and ``run`` returns after the shutdown hooks: see ``drain``.
 ``/_apphost/health`` answers 503 from the moment draining begins.
 
+Waitress's per-request "Task queue depth" warning is replaced by a summary
+at most every 10 s while requests wait for a thread, and a count in the
+metrics (``apphost.pressure``).
+
 Signals never run code inside waitress's loop from a signal handler: they
 arrive as bytes on a socket (``apphost.signals``) whose reading end is the
 first dispatcher of the socket map (we own the map: ``create_server(map={})``).
@@ -36,9 +40,10 @@ from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from .config import parse_listen
-from .drain import Drain, Drained
+from .drain import CloseWhenDraining, Drain, Drained
 from .errors import ApphostError
 from .host import Host
+from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import signal_socket
 from .sockets import describe
 
@@ -51,8 +56,13 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 # Defaults that suit a host of many apps better than waitress's own:
 # waitress counts its own sockets in connection_limit=100, which a few slow
-# clients exhaust.
-DEFAULT_ADJUSTMENTS: dict[str, Any] = {"connection_limit": 1000, "ident": "apphost"}
+# clients exhaust. The backlog is waitress's own default, said here because
+# the supervisor binds the sockets with it too.
+DEFAULT_ADJUSTMENTS: dict[str, Any] = {
+    "connection_limit": 1000,
+    "backlog": 1024,
+    "ident": "apphost",
+}
 
 
 def make_server(
@@ -69,14 +79,20 @@ def make_server(
             parse_listen(addr)
         kw["listen"] = " ".join(config.listen)
         where = ", ".join(config.listen)
+    quiet_waitress_queue()
+    dispatcher = QueueWatch(config.threads)
+    host.metrics.queued = lambda: dispatcher.waited
     try:
-        return waitress.create_server(host.app, map={}, **kw)
+        app = CloseWhenDraining(host.app, host)
+        return waitress.create_server(app, map={}, _dispatcher=dispatcher, **kw)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         )
+        dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {why}") from None
     except ValueError as exc:
+        dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {exc}") from None
 
 
@@ -91,6 +107,8 @@ def run(
     """
     smap = _socket_map(server)
     served = False
+    if worker is not None and worker.generation > 1:
+        host.metrics.reloads.inc(worker.generation - 1)
     try:
         with signal_socket(STOP_SIGNALS) as (reader, writer):
             drain = Drain(smap, host.config.shutdown_timeout)

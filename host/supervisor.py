@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from .config import Config
 from .errors import ApphostError
+from .server import DEFAULT_ADJUSTMENTS
 from .signals import signal_socket
 from .sockets import bind, close, describe, systemd_sockets
 from .worker import FAILED, READY, Worker
@@ -57,7 +58,8 @@ def supervise(config: Config, workers: int, argv: Sequence[str]) -> int:
         where = ", ".join(describe(s) for s in sockets)
         log.info("using %d socket(s) passed by systemd: %s", len(sockets), where)
     else:
-        sockets = bind(config.listen, int(config.waitress.get("backlog", 1024)))
+        backlog = config.waitress.get("backlog", DEFAULT_ADJUSTMENTS["backlog"])
+        sockets = bind(config.listen, int(backlog))
     supervisor = Supervisor(sockets, argv, workers, config.shutdown_timeout)
     try:
         code = supervisor.run()
@@ -246,7 +248,9 @@ class Supervisor:
         fds = [theirs.fileno(), *(s.fileno() for s in self.sockets)]
         try:
             proc = subprocess.Popen(
-                self.argv, env={**os.environ, **Worker.environ(theirs, self.sockets)}, pass_fds=fds
+                self.argv,
+                env={**os.environ, **Worker.environ(theirs, self.sockets, generation)},
+                pass_fds=fds,
             )
         except OSError as exc:
             mine.close()

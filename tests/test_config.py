@@ -13,7 +13,7 @@ def test_defaults() -> None:
     config = Config()
     assert config.listen == ("127.0.0.1:8080",)
     assert config.server_name == "localhost"
-    assert (config.threads, config.max_dynamic_apps, config.shutdown_timeout) == (8, 256, 30.0)
+    assert (config.threads, config.max_dynamic_apps, config.shutdown_timeout) == (16, 256, 30.0)
     assert config.allowed_hosts == () and config.allow_encoded_slashes is False
 
 

@@ -74,3 +74,18 @@ def test_disable_plugin_flag(run_cli: Callable[..., tuple[int, str]], dists: Dis
     assert code == 0, out
     code, out = run_cli("routes", "--disable-plugin", "broken", "--disable-plugin", "hello")
     assert "/broken" not in out and "/hello" not in out and "/wiki" in out
+
+
+def test_reloads_are_counted_in_metrics(serve: Any) -> None:
+    import signal
+
+    server: Server = serve("--no-access-log")
+
+    def reloads() -> str:
+        body = server.get("/_apphost/metrics")[1]
+        return next(line for line in body.splitlines() if line.startswith("apphost_reloads_total"))
+
+    assert reloads() == "apphost_reloads_total 0.0"
+    server.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: reloads() == "apphost_reloads_total 1.0"), "".join(server.log)
+    assert server.stop() == 0

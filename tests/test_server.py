@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import importlib
+import logging
 import os
 import signal
 import socket
@@ -18,7 +19,8 @@ from apphost.config import Config
 from apphost.drain import IDLE_GRACE
 from apphost.errors import ApphostError
 from apphost.host import Host
-from apphost.server import make_server, run
+from apphost.pressure import QueueWatch, quiet_waitress_queue
+from apphost.server import DEFAULT_ADJUSTMENTS, make_server, run
 from apphost.signals import signal_socket
 from apphost.sockets import adopt, bind, systemd_sockets
 from apphost.worker import READY, Worker
@@ -60,7 +62,7 @@ def apphost_shutdown(apphost):
 
 @pytest.fixture
 def drain_host(dists: Dists) -> Iterator[Callable[..., tuple[Host, Any, Any]]]:
-    """``drain_host(shutdown_timeout=)`` -> (host, server, the apps' module)."""
+    """``drain_host(shutdown_timeout=, threads=)`` -> (host, server, the apps' module)."""
     mod = unique("drainapps")
     dists.add(
         "drain-dist",
@@ -70,8 +72,8 @@ def drain_host(dists: Dists) -> Iterator[Callable[..., tuple[Host, Any, Any]]]:
     )
     servers: list[Any] = []
 
-    def make(shutdown_timeout: float = 10.0) -> tuple[Host, Any, Any]:
-        config = Config(listen=("127.0.0.1:0",), shutdown_timeout=shutdown_timeout)
+    def make(shutdown_timeout: float = 10.0, threads: int = 16) -> tuple[Host, Any, Any]:
+        config = Config(listen=("127.0.0.1:0",), shutdown_timeout=shutdown_timeout, threads=threads)
         host = Host.build(config, entry_points=dists.entry_points())
         servers.append(make_server(host))
         return host, servers[-1], importlib.import_module(mod)
@@ -346,3 +348,177 @@ def test_signal_socket_delivers_numbers_and_restores() -> None:
         writer.send(b"\0")  # what wakes a loop without a signal
         assert reader.recv(64) == b"\0"
     assert signal.getsignal(signal.SIGUSR1) == before
+
+
+# Queue pressure: one summary instead of waitress's warning per waiting request.
+
+
+class _Blocked:
+    """A waitress task that runs until ``release`` is set."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+        self.started = threading.Event()
+
+    def service(self) -> None:
+        self.started.set()
+        self.release.wait(5)
+
+    def cancel(self) -> None:
+        self.release.set()
+
+
+class _FakeTimers:
+    """``schedule`` for QueueWatch: keeps what was scheduled for the test to fire."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[float, Callable[[], None]]] = []
+        self.cancelled = 0
+
+    def __call__(self, delay: float, function: Callable[[], None]) -> _FakeTimers:
+        self.scheduled.append((delay, function))
+        return self
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+
+def _idle(dispatcher: QueueWatch) -> None:
+    """Wait until every thread of ``dispatcher`` waits for a task."""
+    deadline = time.monotonic() + 5
+    while dispatcher.active_count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert dispatcher.active_count == 0
+
+
+@pytest.fixture
+def quiet_queue_logger() -> Iterator[logging.Logger]:
+    """``waitress.queue`` as waitress leaves it (NOTSET), restored afterwards."""
+    queue_logger = logging.getLogger("waitress.queue")
+    level = queue_logger.level
+    queue_logger.setLevel(logging.NOTSET)
+    yield queue_logger
+    queue_logger.setLevel(level)
+
+
+def test_queue_watch_summarizes_waiting_requests(
+    caplog: pytest.LogCaptureFixture, quiet_queue_logger: logging.Logger
+) -> None:
+    quiet_waitress_queue()
+    assert quiet_queue_logger.level == logging.ERROR
+    now = [100.0]
+    timers = _FakeTimers()
+    dispatcher = QueueWatch(1, clock=lambda: now[0], schedule=timers)
+    release = threading.Event()
+    caplog.set_level(logging.DEBUG)
+    try:
+        _idle(dispatcher)
+        first = _Blocked(release)
+        dispatcher.add_task(first)  # the idle thread takes it: no wait
+        assert first.started.wait(5)
+        assert (dispatcher.waited, timers.scheduled) == (0, [])
+        for _ in range(3):  # the one thread is busy: 1, 2, then 3 wait at once
+            dispatcher.add_task(_Blocked(release))
+        assert dispatcher.waited == 3
+        (delay, report), *more = timers.scheduled  # one timer per window, not per request
+        assert (delay, more) == (10.0, [])
+        now[0] += 10
+        report()
+        (summary,) = [r for r in caplog.records if r.name == "apphost"]
+        assert summary.levelno == logging.WARNING
+        assert summary.getMessage() == (
+            "requests waited for a worker thread: 3 in the last 10 s, up to 3 at once"
+            " (threads=1); if apps wait on I/O raise threads, if the CPU is busy add --workers"
+        )
+        assert not [r for r in caplog.records if r.name == "waitress.queue"]
+        report()  # nothing waited since: nothing logged
+        assert len([r for r in caplog.records if r.name == "apphost"]) == 1
+
+        dispatcher.add_task(_Blocked(release))  # a new window opens, and is cut by shutdown
+        assert len(timers.scheduled) == 2
+        now[0] += 4
+    finally:
+        release.set()
+        dispatcher.shutdown(timeout=5)
+    assert timers.cancelled == 1
+    last = [r for r in caplog.records if r.name == "apphost"][-1].getMessage()
+    assert last.startswith("requests waited for a worker thread: 1 in the last 4 s, up to ")
+    assert dispatcher.waited == 4  # every wait is counted, for apphost_requests_queued_total
+
+
+def test_queue_watch_keeps_waitress_lines_an_operator_asked_for(
+    caplog: pytest.LogCaptureFixture, quiet_queue_logger: logging.Logger
+) -> None:
+    quiet_queue_logger.setLevel(logging.WARNING)  # configured: left alone
+    quiet_waitress_queue()
+    assert quiet_queue_logger.level == logging.WARNING
+    dispatcher = QueueWatch(1, schedule=_FakeTimers())
+    release = threading.Event()
+    try:
+        _idle(dispatcher)
+        first = _Blocked(release)
+        dispatcher.add_task(first)
+        assert first.started.wait(5)
+        dispatcher.add_task(_Blocked(release))
+    finally:
+        release.set()
+        dispatcher.shutdown(timeout=5)
+    assert [r.getMessage() for r in caplog.records if r.name == "waitress.queue"] == [
+        "Task queue depth is 1"
+    ]
+
+
+def test_make_server_uses_the_queue_watch_and_apphost_defaults(
+    quiet_queue_logger: logging.Logger,
+) -> None:
+    host = Host.build(Config(listen=("127.0.0.1:0",), threads=3), entry_points=[])
+    server = make_server(host)
+    try:
+        assert isinstance(server.task_dispatcher, QueueWatch)
+        assert len(server.task_dispatcher.threads) == 3
+        assert (server.adj.backlog, server.adj.connection_limit) == (1024, 1000)
+        assert DEFAULT_ADJUSTMENTS["backlog"] == 1024
+        assert quiet_queue_logger.level == logging.ERROR
+        server.task_dispatcher.waited = 7
+        assert "apphost_requests_queued_total 7.0" in host.metrics.exposition().decode()
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown(timeout=1)
+
+
+def test_requests_that_wait_are_summarized_live(
+    drain_host: Callable[..., tuple[Host, Any, Any]],
+    caplog: pytest.LogCaptureFixture,
+    quiet_queue_logger: logging.Logger,
+) -> None:
+    """Three /hang requests on one thread: two wait; the summary comes at shutdown."""
+    host, server, apps = drain_host(threads=1)
+    caplog.set_level(logging.INFO)
+    port = int(server.effective_port)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        for client in clients:
+            client.sendall(_request("/hang", close=True))
+        deadline = time.monotonic() + 5
+        while server.task_dispatcher.waited < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        metrics = host.metrics.exposition().decode()
+        assert "apphost_requests_queued_total 2.0" in metrics
+        assert "apphost_requests_in_flight 1.0" in metrics  # the waiting ones are not begun
+        apps.release.set()
+        for client in clients:
+            assert _exchange(client)[1] == b"ok"
+    finally:
+        apps.release.set()
+        for client in clients:
+            client.close()
+        server.close()
+        server.task_dispatcher.shutdown(timeout=1)
+    summaries = [r.getMessage() for r in caplog.records if "waited for a worker" in r.getMessage()]
+    assert summaries == [
+        "requests waited for a worker thread: 2 in the last 0 s, up to 2 at once (threads=1);"
+        " if apps wait on I/O raise threads, if the CPU is busy add --workers"
+    ]
+    assert "Task queue depth" not in caplog.text

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from apphost.config import Config, parse_config
 from apphost.host import Host
+from apphost.observe import Metrics, Observer
 from werkzeug.test import Client
 
 from .conftest import Dists, unique
@@ -95,10 +101,89 @@ def test_access_log_line(dists: Dists, caplog: pytest.LogCaptureFixture) -> None
         buffered=True,
     )
     (record,) = [r for r in caplog.records if r.name == "apphost.access"]
+    assert record.levelno == logging.INFO
     line = record.getMessage()
-    assert line.startswith("192.0.2.7 - - [")
-    assert '] "GET /good/x?q=1 HTTP/1.1" 200 2 "http://ref.example/" "probe/1.0" good ' in line
-    assert float(line.rsplit(" ", 1)[1]) >= 0
+    m = re.fullmatch(
+        r'192\.0\.2\.7 - - \[(.+?)\] "GET /good/x\?q=1 HTTP/1\.1" 200 2'
+        r' "http://ref\.example/" "probe/1\.0" good (\d+\.\d{3})',
+        line,
+    )
+    assert m is not None, line
+    when = datetime.datetime.strptime(m.group(1), "%d/%b/%Y:%H:%M:%S %z").timestamp()
+    assert abs(when - time.time()) < 5
+    assert float(m.group(2)) >= 0
+
+
+def test_access_log_line_for_a_miss(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:
+    host = make_host(dists)
+    caplog.set_level(logging.INFO, logger="apphost.access")
+    Client(host.app).post("/nowhere", environ_base={"REMOTE_ADDR": "::1"}, buffered=True)
+    (record,) = [r for r in caplog.records if r.name == "apphost.access"]
+    assert re.fullmatch(
+        r'::1 - - \[[^]]+\] "POST /nowhere HTTP/1\.1" 404 \d+ "-" "-" - \d+\.\d{3}',
+        record.getMessage(),
+    ), record.getMessage()
+
+
+def test_timestamp_is_formatted_once_a_second() -> None:
+    observer = Observer(lambda environ, start_response: [], access_log=True, metrics=None)
+    first = observer._timestamp()
+    assert observer._timestamp() is first  # the same second: not formatted again
+    now = int(time.time())
+    assert observer._stamp == (now, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(now)))
+    observer._stamp = (now - 1, "stale")
+    assert observer._timestamp() != "stale"
+
+
+def _metric(metrics: Metrics, line: str) -> float:
+    """The value of the sample ``line`` (name and labels) in the exposition, 0 if absent."""
+    for sample in metrics.exposition().decode().splitlines():
+        name, _, value = sample.rpartition(" ")
+        if name == line:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_per_app_status_and_in_flight(dists: Dists) -> None:
+    """The per-app metric children are made once and reused; in-flight returns to 0."""
+    host = make_host(dists)
+    metrics = host.metrics
+    assert _metric(metrics, "apphost_requests_in_flight") == 0
+    for path, times in (("/good", 3), ("/good/missing", 2), ("/bad", 2), ("/nowhere", 1)):
+        for _ in range(times):
+            fetch(host, path)
+    assert _metric(metrics, 'apphost_requests_total{app="good",code="2xx"}') == 5  # HELLO: 200
+    assert _metric(metrics, 'apphost_requests_total{app="bad",code="5xx"}') == 2
+    assert _metric(metrics, 'apphost_requests_total{app="-",code="4xx"}') == 1
+    assert _metric(metrics, 'apphost_request_duration_seconds_count{app="good"}') == 5
+    assert _metric(metrics, 'apphost_request_duration_seconds_bucket{app="bad",le="+Inf"}') == 2
+    assert _metric(metrics, "apphost_requests_in_flight") == 0
+    assert "apphost_requests_queued_total" not in metrics.exposition().decode()  # no server
+
+
+def test_metrics_and_log_when_the_app_fails(caplog: pytest.LogCaptureFixture) -> None:
+    """An app raising before or while streaming is counted and logged as 500, once."""
+
+    def raises(environ: dict[str, object], start_response: object) -> list[bytes]:
+        environ["apphost.app"] = "raises"
+        raise RuntimeError("boom")
+
+    def streams(environ: dict[str, object], start_response: Any) -> Iterator[bytes]:
+        environ["apphost.app"] = "streams"
+        start_response("200 OK", [("Content-Length", "4")])
+        yield b"ab"
+        raise RuntimeError("cut")
+
+    metrics = Metrics()
+    caplog.set_level(logging.INFO, logger="apphost.access")
+    for app in (raises, streams):
+        with pytest.raises(RuntimeError):
+            Client(Observer(app, access_log=True, metrics=metrics)).get("/", buffered=True)
+    assert _metric(metrics, 'apphost_requests_total{app="raises",code="5xx"}') == 1
+    assert _metric(metrics, 'apphost_requests_total{app="streams",code="2xx"}') == 1
+    assert _metric(metrics, "apphost_requests_in_flight") == 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "apphost.access"]
+    assert [line.split('"')[2].split()[:2] for line in lines] == [["500", "-"], ["200", "4"]]
 
 
 def test_access_log_off(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,0 +1,153 @@
+"""The handler the ``apphost`` command logs through: stderr, written by one thread.
+
+    logging.basicConfig(level=logging.INFO, handlers=[stderr_handler()])
+
+Every logger propagates to it: apphost's own (``apphost``, ``apphost.access``)
+and waitress's (``waitress``, and ``waitress.queue`` if an operator turns it
+on), in one format::
+
+    2026-11-24 21:00:00,123 INFO apphost.access: 127.0.0.1 - - [...] "GET / HTTP/1.1" 200 ...
+
+The access log writes a line per request from every worker thread. Written
+where they are made, each line is a ``write()`` that gives up the GIL while the
+handler's lock is held, and under load the threads queue on that lock (wrk
+against ``apphost serve`` saw throughput fall to a third at times). So the
+request thread only queues the record; one writer thread formats what has
+queued up and writes it in few ``write()`` calls, each of whole lines and at
+most ``PIPE_BUF`` bytes (so lines of several workers on one pipe never mix).
+A record whose arguments are not plain str/int/float/None is formatted
+before it is queued, so it says what was true when it was logged. If the
+writer falls more than ``MAX_QUEUED`` records behind, the threads logging
+wait for it, as they would for a slow stream. ``flush()`` waits for the
+writer; ``close()`` (``logging.shutdown`` calls it at exit) stops it, and
+records logged after that are written directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from typing import TextIO
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MAX_QUEUED = 10_000  # records; beyond this, logging waits for the writer
+PIPE_BUF = 4096  # bytes a write() to a pipe puts in whole (POSIX: at least 512; Linux: 4096)
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
+class Formatter(logging.Formatter):
+    """``logging.Formatter`` whose ``asctime`` is formatted once a second, not once a record."""
+
+    _second = (-1, "")  # (second, its date and time), replaced whole
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        now = int(record.created)
+        second = self._second
+        if second[0] != now:
+            date = time.strftime(self.default_time_format, self.converter(now))
+            second = self._second = (now, date)
+        msec_format = self.default_msec_format
+        return msec_format % (second[1], record.msecs) if msec_format else second[1]
+
+
+def stderr_handler() -> logging.Handler:
+    """A handler writing to stderr in ``FORMAT``, from its own thread."""
+    handler = QueuedStreamHandler(sys.stderr)
+    handler.setFormatter(Formatter(FORMAT))
+    return handler
+
+
+class QueuedStreamHandler(logging.Handler):
+    """Writes records to ``stream`` from one writer thread, many lines per ``write()``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        self._queue: queue.SimpleQueue[logging.LogRecord | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._writer: threading.Thread | None = threading.Thread(
+            target=self._write_queued, name="apphost-log-writer", daemon=True
+        )
+        self._writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._writer is None:  # closed: write it here
+            self._write([record])
+            return
+        args = record.args
+        if args and (not isinstance(args, tuple) or not _PLAIN.issuperset(map(type, args))):
+            try:
+                record.msg, record.args = record.getMessage(), None
+            except Exception:
+                self.handleError(record)
+                return
+        while self._queue.qsize() >= MAX_QUEUED:
+            time.sleep(0.001)
+        self._queue.put(record)
+
+    def flush(self) -> None:
+        """Return once every record queued so far is written."""
+        if self._writer is not None and self._writer.is_alive():
+            written = threading.Event()
+            self._queue.put(written)
+            written.wait(5)
+
+    def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None and writer.is_alive():
+            self._queue.put(None)
+            writer.join(5)
+        super().close()
+
+    def _write_queued(self) -> None:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        while True:
+            records: list[logging.LogRecord] = []
+            item = get()
+            while isinstance(item, logging.LogRecord):
+                records.append(item)
+                if len(records) == 1000:
+                    break
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
+            self._write(records)
+            if item is None:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+
+    def _write(self, records: list[logging.LogRecord]) -> None:
+        chunks: list[str] = []
+        lines: list[str] = []
+        size = 0
+        for record in records:
+            try:
+                line = self.format(record) + "\n"
+            except Exception:
+                self.handleError(record)
+                continue
+            # At most PIPE_BUF bytes a write(), as a line a write() would be: a pipe
+            # (journald's, several workers') never mixes them with other writers'.
+            # 6 bytes a character bounds UTF-8 with backslash escapes.
+            length = len(line) if line.isascii() else 6 * len(line)
+            if size + length > PIPE_BUF and lines:
+                chunks.append("".join(lines))
+                lines, size = [], 0
+            lines.append(line)
+            size += length
+        if lines:
+            chunks.append("".join(lines))
+        try:
+            for chunk in chunks:
+                self.stream.write(chunk)
+            self.stream.flush()
+        except Exception:
+            self.handleError(records[-1])
