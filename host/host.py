@@ -151,7 +151,7 @@ class Host:
                 app = obj(dict(self.config.apps.get(info.name, {})))
                 if not callable(app):
                     raise PluginError(where, f"the factory returned {app!r}, not a WSGI app")
-            elif inspect_module(obj):
+            elif isinstance(obj, types.ModuleType):
                 raise PluginError(where, "names a module, not a WSGI app: use 'module:attribute'")
             elif not callable(obj):
                 raise PluginError(where, f"{obj!r} is not callable, so not a WSGI app")
@@ -339,10 +339,6 @@ def _raiser(exc: Exception) -> Any:
         raise exc
 
     return load
-
-
-def inspect_module(obj: object) -> bool:
-    return isinstance(obj, types.ModuleType)
 
 
 class _InfoView(Mapping[str, AppInfo]):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .dynamic import DynamicApps
-
 if TYPE_CHECKING:
     from .host import Host
-    from .routing import Entry
+    from .table import Entry
 
 
 def _host_column(entry: Entry, server_name: str) -> str:
@@ -27,26 +25,21 @@ def route_rows(host: Host) -> list[dict[str, Any]]:
     rows = []
     for entry in host.dispatcher.table.entries:
         r = entry.route
-        claim = r.claim
-        path = r.path.encode("latin-1").decode("utf-8") + ("/*" if r.path_wild else "")
-        if claim.factory is not None:
-            app = f"{getattr(claim.factory, '__qualname__', repr(claim.factory))}(key)"
-            dist = ""
-        elif isinstance(claim.app, str):
-            info = host.apps[claim.app].info
-            app, dist = claim.app, f"{info.dist}=={info.version}"
-        else:
-            app, dist = getattr(claim.app, "__qualname__", repr(claim.app)), ""
-        if isinstance(entry.app, DynamicApps):
-            dist = ""
+        app = r.claim.app
+        if isinstance(app, str) and r.claim.factory is None:
+            info = host.apps[app].info
+            dist = f"{info.dist}=={info.version}"
+        else:  # a factory or an app object: the claimant's distribution
+            dist = _claimant_dist(host, r.claimant)
         rows.append(
             {
                 "host": _host_column(entry, host.config.server_name),
-                "path": path or "/",
-                "app": app,
-                "distribution": dist or _claimant_dist(host, r.claimant),
+                "path": r.path.encode("latin-1").decode("utf-8") + ("/*" if r.path_wild else "")
+                or "/",
+                "app": entry.name,
+                "distribution": dist,
                 "claimed_by": r.claimant,
-                "priority": claim.priority,
+                "priority": r.claim.priority,
                 "status": f"conflict: {entry.conflict}" if entry.conflict else "ok",
             }
         )
