@@ -234,10 +234,16 @@ def _claim(index: int, table: Any) -> Claim:
 
 
 def _check_waitress(table: Mapping[str, Any]) -> None:
+    """Let waitress check ``[waitress]`` now, naming the key at fault where one is."""
     from waitress.adjustments import Adjustments
 
-    for key, value in table.items():
-        try:
-            Adjustments(**{key: value})
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"waitress.{key}", str(exc)) from None
+    try:
+        Adjustments(**table)
+    except (ValueError, TypeError) as whole:
+        for key, value in table.items():  # a key wrong on its own
+            try:
+                Adjustments(**{key: value})
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"waitress.{key}", str(exc)) from None
+        named = [k for k in table if k in str(whole)]  # keys wrong together
+        raise ConfigError(f"waitress.{named[0]}" if named else "waitress", str(whole)) from None

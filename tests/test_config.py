@@ -31,6 +31,7 @@ max_dynamic_apps = 10
 shutdown_timeout = 5
 [waitress]
 trusted_proxy = "127.0.0.1"
+trusted_proxy_headers = "x-forwarded-proto"
 [[claims]]
 app = "blog"
 subdomain = "blog"
@@ -107,6 +108,11 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "Unknown adjustment",
         ),
         ({"waitress": {"threads": 4}}, "waitress.threads", "in [apphost]"),
+        (
+            {"waitress": {"trusted_proxy_headers": "x-forwarded-for"}},
+            "waitress.trusted_proxy_headers",
+            "without setting trusted_proxy",
+        ),
         ({"claims": {"app": "x"}}, "claims", "array of tables"),
         ({"claims": [{"app": "x", "pth": "/"}]}, "claims[0].pth", "unknown key"),
         ({"claims": [{"path": "/x"}]}, "claims[0].app", "missing"),
