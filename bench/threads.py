@@ -23,7 +23,7 @@ from pathlib import Path
 
 from _common import median, table
 from apphost.config import Config
-from throughput import BIN, Contender, Run, Server, per_second, start, stop, wrk
+from throughput import BIN, Contender, load_in_turn, per_second
 
 THREADS = (4, 8, 16, 32)
 
@@ -51,22 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             quiet = workdir / "quiet.toml"
             quiet.write_text("[apphost]\naccess_log = false\n")
             serve += ["--config", str(quiet)]
-        servers: list[Server] = []
-        try:
-            for n in THREADS:
-                servers.append(
-                    start(Contender(f"threads={n}", [*serve, "--threads", str(n)]), workdir)
-                )
-            for s in servers:
-                wrk(s, 1, args.connections)
-            runs: dict[str, list[Run]] = {s.name: [] for s in servers}
-            for r in range(args.rounds):
-                for s in servers if r % 2 == 0 else servers[::-1]:
-                    runs[s.name].append(wrk(s, args.duration, args.connections))
-                print(f"threads: round {r + 1} done", file=sys.stderr, flush=True)
-        finally:
-            for s in servers:
-                stop(s)
+        contenders = [Contender(f"threads={n}", [*serve, "--threads", str(n)]) for n in THREADS]
+        runs = load_in_turn(contenders, workdir, args.rounds, args.duration, args.connections)
     rows = [
         [
             name,

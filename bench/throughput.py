@@ -172,6 +172,27 @@ def wrk(server: Server, duration: float, connections: int) -> Run:
     return Run(rps, p50, p99, errors, server.queue_warnings() - before, waited)
 
 
+def load_in_turn(
+    contenders: list[Contender], workdir: Path, rounds: int, duration: float, connections: int
+) -> dict[str, list[Run]]:
+    """Start every contender, warm each up, then load them in turn (alternating order) per round."""
+    servers: list[Server] = []
+    try:
+        for c in contenders:
+            servers.append(start(c, workdir))
+        for s in servers:
+            wrk(s, 1, connections)
+        runs: dict[str, list[Run]] = {s.name: [] for s in servers}
+        for r in range(rounds):
+            for s in servers if r % 2 == 0 else servers[::-1]:
+                runs[s.name].append(wrk(s, duration, connections))
+            print(f"round {r + 1} of {rounds} done", file=sys.stderr, flush=True)
+    finally:
+        for s in servers:
+            stop(s)
+    return runs
+
+
 def per_second(values: list[float | None], seconds: float) -> str:
     """The sum of ``values`` per second, or "-" if any is unknown."""
     known = [v for v in values if v is not None]
@@ -201,20 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
         workdir = Path(tmp)
         contenders = make_contenders(workdir, args.threads)
-        servers: list[Server] = []
-        try:
-            for c in contenders:
-                servers.append(start(c, workdir))
-            for s in servers:
-                wrk(s, 1, args.connections)
-            runs: dict[str, list[Run]] = {s.name: [] for s in servers}
-            for r in range(args.rounds):
-                for s in servers if r % 2 == 0 else servers[::-1]:
-                    runs[s.name].append(wrk(s, args.duration, args.connections))
-                print(f"throughput: round {r + 1} done", file=sys.stderr, flush=True)
-        finally:
-            for s in servers:
-                stop(s)
+        runs = load_in_turn(contenders, workdir, args.rounds, args.duration, args.connections)
 
     rows = []
     for name, rs in runs.items():
