@@ -12,13 +12,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import importlib_metadata
 import pytest
 from apphost.config import Config
 from apphost.host import Host
+
+from .live import Served
 
 _counter = itertools.count()
 
@@ -178,3 +180,42 @@ def run_cli() -> Callable[..., tuple[int, str]]:
         return result.exit_code, result.output
 
     return run
+
+
+Start = Callable[..., Served]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Dists:
+    """A folder on the servers' PYTHONPATH (not this process's) for throwaway distributions."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "marks").mkdir()
+    return Dists(tmp_path / "site")
+
+
+@pytest.fixture
+def start(site: Dists, tmp_path: Path) -> Iterator[Start]:
+    """``start(*args, load="dist,...", cmd=None, pass_fds=())`` -> a ``Served``.
+
+    On 127.0.0.1:0 unless ``cmd`` says otherwise; apphost-hello and ``load`` are
+    the only distributions loaded. Every one is killed after the test.
+    """
+    started: list[Served] = []
+
+    def run(
+        *args: str, load: str = "", cmd: list[str] | None = None, pass_fds: Sequence[int] = ()
+    ) -> Served:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "APPHOST_LOAD_PLUGINS": ",".join(["apphost-hello", *load.split(",")]),
+            "LC_MARKS": str(tmp_path / "marks"),
+        }
+        base = cmd or [sys.executable, "-m", "apphost", "serve", "--listen", "127.0.0.1:0"]
+        started.append(Served([*base, *args], env, tmp_path, pass_fds))
+        return started[-1]
+
+    yield run
+    for served in started:
+        served.close()

@@ -1,0 +1,169 @@
+"""A real ``apphost serve`` subprocess and load against it, for the lifecycle and proxy tests.
+
+``Served`` runs the command and collects its log line by line; ``Load`` sends
+GET requests from threads until stopped and counts every outcome.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HELLO = b"Hello from apphost!\nscript_name=/hello\npath_info=\n"
+
+
+class Served:
+    """``python -m apphost serve`` (or ``cmd``) with its log collected line by line."""
+
+    def __init__(
+        self, cmd: list[str], env: dict[str, str], cwd: Path, pass_fds: Sequence[int] = ()
+    ) -> None:
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=cwd,
+            pass_fds=pass_fds,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.port = int(self.wait_for(r"Serving on http://127\.0\.0\.1:(\d+)").group(1))
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def mark(self) -> int:
+        return len(self.lines)
+
+    def wait_for(self, pattern: str, start: int = 0, timeout: float = 15) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines[start:]:
+                    if m := re.search(pattern, line):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._changed.wait(0.2)):
+                    raise AssertionError(f"no {pattern!r} in the log:\n{''.join(self.lines)}")
+                self._changed.wait(min(left, 0.2))
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@dataclass
+class Load:
+    """Threads sending GET requests to ``path`` until stopped; every outcome kept."""
+
+    port: int
+    path: str = "/hello"
+    body: bytes = HELLO
+    fresh_threads: int = 2  # a new connection per request
+    keepalive_threads: int = 1  # one connection reused while the server keeps it
+    headers: dict[str, str] = field(default_factory=dict)
+    source: str = "127.0.0.1"  # the client's address: any of 127.0.0.0/8
+    results: list[tuple[float, str, str, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Load:
+        kinds = [False] * self.fresh_threads + [True] * self.keepalive_threads
+        self._threads = [threading.Thread(target=self._run, args=(k,)) for k in kinds]
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(20)
+
+    def _run(self, keepalive: bool) -> None:
+        deadline = time.monotonic() + 40  # bounded whatever the test does
+        conn = None
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if conn is None or not keepalive:
+                conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=15, source_address=(self.source, 0)
+                )
+            headers = self.headers if keepalive else {**self.headers, "Connection": "close"}
+            start, answered = time.monotonic(), False
+            try:
+                conn.request("GET", self.path, headers=headers)
+                response = conn.getresponse()
+                answered = True
+                body = response.read()
+                ok = response.status == 200 and body == self.body
+                outcome, detail = ("ok", "") if ok else ("failed", f"{response.status} {body!r}")
+            except ConnectionRefusedError as exc:
+                outcome, detail = "refused", repr(exc)
+            except Exception as exc:
+                # No byte of a response: "unanswered" (which a final stop may
+                # excuse, see report()); else a response cut short: "failed".
+                outcome = "failed" if answered or keepalive else "unanswered"
+                detail = f"{'keep-alive' if keepalive else 'fresh'}: {exc!r}"
+            self.results.append((start, outcome, detail, time.monotonic()))
+            if outcome != "ok" or not keepalive:
+                conn.close()
+                conn = None
+            if outcome == "refused":
+                return  # the server is gone; nothing more to learn
+
+    def report(self, event: str, t0: float, t1: float, final: bool = False) -> dict[str, int]:
+        """Print and return the counts of the requests started between t0 and t1; assert.
+
+        ``in_flight``: started before t0 and answered after it. With ``final``
+        (the server was asked to stop at t0, with nobody to take over), a new
+        connection that got no byte of a response after t0 counts as "raced":
+        the kernel queued it just as the last listening descriptor closed,
+        and reset it, so the server never saw it. Anything else is "failed".
+        """
+        during = [r for r in self.results if t0 <= r[0] <= t1]
+        kinds = ("ok", "refused", "raced", "failed")
+        counts = dict.fromkeys(kinds, 0)
+        failures = []
+        for start, outcome, detail, _ in self.results:
+            if outcome == "unanswered":
+                outcome = "raced" if final and start >= t0 else "failed"
+            if t0 <= start <= t1:
+                counts[outcome] += 1
+            if outcome == "failed":
+                failures.append(detail)
+        counts["sent"] = len(during)
+        counts["in_flight"] = sum(1 for r in self.results if r[0] < t0 < r[3])
+        print(
+            f"lifecycle {event}: sent={counts['sent']} failed={counts['failed']}"
+            + "".join(f" {k}={counts[k]}" for k in kinds[:3])
+            + f" in_flight={counts['in_flight']} ({t1 - t0:.2f}s) {sorted(set(failures))[:3]}"
+        )
+        assert not failures, sorted(set(failures))[:5]
+        return counts
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
