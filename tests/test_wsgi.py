@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import signal
@@ -12,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from .examples import mismatches
 
 
 def test_lazy_until_looked_up() -> None:
@@ -23,7 +24,7 @@ def test_lazy_until_looked_up() -> None:
 def test_gunicorn_serves_the_examples(tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")
     config = tmp_path / "apphost.toml"
-    config.write_text('[apphost]\nserver_name = "example.test"\n')
+    config.write_text('[apphost]\nserver_name = "localhost"\n')
     env = {**os.environ, "APPHOST_CONFIG": str(config)}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
@@ -42,20 +43,10 @@ def test_gunicorn_serves_the_examples(tmp_path: Path) -> None:
             m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
             port = int(m.group(1)) if m else None
         assert port, "gunicorn did not start"
-        for host, path, expected in [
-            ("example.test", "/hello/x", b"path_info=/x"),
-            ("acme.example.test", "/", b"tenant=acme"),
-        ]:
-            for _ in range(50):  # the workers may still be booting
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                    conn.request("GET", path, headers={"Host": host})
-                    resp = conn.getresponse()
-                    break
-                except ConnectionError:
-                    time.sleep(0.1)
-            assert resp.status == 200 and expected in resp.read()
-            conn.close()
+        # The same table as under apphost serve. Twice: the second round may meet
+        # dynamic apps a worker kept from the first, or the other worker.
+        for _ in range(2):
+            assert mismatches(port) == []
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
