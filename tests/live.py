@@ -159,11 +159,25 @@ class Load:
         return counts
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
+def get(port: int, path: str, host: str | None = None) -> tuple[int, bytes]:
+    """One GET to 127.0.0.1:``port`` (with ``host`` as Host if given): status and body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Host": host} if host else {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
+
+
+# ``python -c SYSTEMD FD ARGV...`` execs ARGV as systemd would start a socket-activated
+# service: the listening socket FD moved to fd 3, LISTEN_FDS=1, LISTEN_PID its own pid.
+SYSTEMD = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "if fd != 3:\n"
+    "    os.dup2(fd, 3)\n"
+    "    os.close(fd)\n"
+    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)

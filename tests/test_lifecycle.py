@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from .conftest import Dists, Start, unique
-from .live import HELLO, Load, get
+from .live import HELLO, SYSTEMD, Load, get
 
 BODY = bytes(range(256)) * 4096  # what /lcslow streams: 1 MiB
 
@@ -201,22 +201,10 @@ def test_workers_share_the_sockets_and_reload_together(start: Start, site: Dists
     assert served.proc.wait(15) == 0
 
 
-# Exec apphost as systemd would: the listening socket at fd 3, LISTEN_PID = its own pid.
-SYSTEMD = (
-    "import os, sys\n"
-    "fd = int(sys.argv[1])\n"
-    "if fd != 3:\n"
-    "    os.dup2(fd, 3)\n"
-    "    os.close(fd)\n"
-    "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
-    "os.execv(sys.executable, [sys.executable, '-m', 'apphost', 'serve', *sys.argv[2:]])\n"
-)
-
-
 def test_socket_activated_restart_loses_no_request(start: Start) -> None:
     held = socket.create_server(("127.0.0.1", 0), backlog=128)  # systemd's socket
     fd, port = held.fileno(), held.getsockname()[1]
-    cmd = [sys.executable, "-c", SYSTEMD, str(fd)]
+    cmd = [sys.executable, "-c", SYSTEMD, str(fd), sys.executable, "-m", "apphost", "serve"]
     try:
         first = start(cmd=cmd, pass_fds=[fd])
         assert first.port == port
