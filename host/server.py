@@ -32,7 +32,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import waitress
@@ -46,8 +46,11 @@ from .host import Host
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import signal_socket
 from .sockets import describe
+from .status import FORWARDED, FORWARDED_KEY
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
     from .worker import Worker
 
 log = logging.getLogger("apphost")
@@ -84,7 +87,7 @@ def make_server(
     host.metrics.queued = lambda: dispatcher.waited
     try:
         app = CloseWhenDraining(host.app, host)
-        return waitress.create_server(app, map={}, _dispatcher=dispatcher, **kw)
+        server = waitress.create_server(app, map={}, _dispatcher=dispatcher, **kw)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
@@ -94,6 +97,21 @@ def make_server(
     except ValueError as exc:
         dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {exc}") from None
+    for each in _socket_map(server).values():
+        if isinstance(each, BaseWSGIServer):  # outside waitress's trusted_proxy handling
+            each.application = _note_forwarded(each.application)
+    return server
+
+
+def _note_forwarded(app: WSGIApplication) -> WSGIApplication:
+    """Mark requests that a proxy relayed, before waitress drops or applies its headers."""
+
+    def noted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if any(key in environ for key in FORWARDED):
+            environ[FORWARDED_KEY] = True
+        return app(environ, start_response)
+
+    return noted
 
 
 def run(

@@ -4,8 +4,8 @@
     Dispatcher(table, own={"/_apphost/health": host.health, **pages})
 
 ``mode`` is the ``status_page`` setting: ``"off"`` (404), ``"local"`` (loopback
-clients only, else 403) or ``"public"``. The health check is not here: it
-always answers, for load balancers.
+clients talking to the host directly, else 403) or ``"public"``. The health
+check is not here: it always answers, for load balancers.
 """
 
 from __future__ import annotations
@@ -26,8 +26,16 @@ if TYPE_CHECKING:
 
 MODES = ("off", "local", "public")
 _FORBIDDEN = plain_response(
-    "403 Forbidden", "403 Forbidden: the status pages answer loopback clients only\n"
+    "403 Forbidden",
+    "403 Forbidden: the status pages answer loopback clients only, not through a proxy"
+    " (status_page in apphost.toml)\n",
 )
+# Headers by which a proxy says it relays somebody else's request. Behind nginx
+# on the same machine every client's REMOTE_ADDR would be 127.0.0.1.
+FORWARDED = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
+# Set by apphost's server when a request came with one of them, which waitress
+# (trusted_proxy or not) removes before the app sees it.
+FORWARDED_KEY = "apphost.forwarded"
 
 
 def status_pages(host: Host, mode: str) -> dict[str, WSGIApplication]:
@@ -54,7 +62,7 @@ def status_pages(host: Host, mode: str) -> dict[str, WSGIApplication]:
 
 def _page(render: Callable[[], tuple[str, bytes]], public: bool) -> WSGIApplication:
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not public and not is_loopback(environ.get("REMOTE_ADDR", "")):
+        if not public and not is_local(environ):
             return _FORBIDDEN(environ, start_response)
         content_type, body = render()
         start_response(
@@ -68,6 +76,13 @@ def _page(render: Callable[[], tuple[str, bytes]], public: bool) -> WSGIApplicat
         return [body]
 
     return app
+
+
+def is_local(environ: WSGIEnvironment) -> bool:
+    """A loopback client talking to the host directly, not through a proxy."""
+    if environ.get(FORWARDED_KEY) or any(key in environ for key in FORWARDED):
+        return False
+    return is_loopback(environ.get("REMOTE_ADDR", ""))
 
 
 def is_loopback(addr: str) -> bool:

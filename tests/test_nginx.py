@@ -178,6 +178,9 @@ def test_requests_spread_and_carry_the_client_address(
     # The client's own X-Forwarded-For is not believed: the address nginx saw is.
     assert {(a["remote_addr"], a["scheme"]) for a in answers} == {(CLIENT, "http")}
     assert nginx.get("/hello") == (200, HELLO)
+    # status_page = "local": the client is on loopback, but came through nginx.
+    assert nginx.get("/_apphost/routes")[0] == 403
+    assert nginx.get("/_apphost/health")[0] == 200
     # The access log names the client too, not the proxy.
     logged = [line for s in instances.values() for line in s.lines if "apphost.access:" in line]
     assert logged and all(f"apphost.access: {CLIENT} - " in line for line in logged)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +17,8 @@ from apphost.host import Host
 from apphost.observe import Metrics, Observer
 from werkzeug.test import Client
 
-from .conftest import Dists, unique
+from .conftest import Dists, Server, unique
+from .live import get
 
 HELLO = """
 def app(environ, start_response):
@@ -76,6 +78,28 @@ def test_access_rule(dists: Dists, mode: str, addr: str, expected: int) -> None:
         assert fetch(host, path, addr)[0] == expected
     # The health check answers whatever the mode.
     assert fetch(host, "/_apphost/health", addr)[0] == 200
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
+def test_local_means_not_through_a_proxy(dists: Dists, header: str) -> None:
+    """Behind a proxy on the same machine, every client would look like 127.0.0.1."""
+    host = make_host(dists)
+    resp = Client(host.app).get(
+        "/_apphost/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={header: "for=x"}
+    )
+    assert resp.status_code == 403 and "not through a proxy" in resp.get_data(as_text=True)
+
+
+def test_local_under_waitress_sees_the_proxy_headers_it_drops(
+    serve: Callable[..., Server],
+) -> None:
+    """waitress removes X-Forwarded-For from an untrusted peer; the page still refuses."""
+    server = serve()
+    assert get(server.port, "/_apphost/routes")[0] == 200
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/_apphost/routes", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert conn.getresponse().status == 403
+    conn.close()
 
 
 def test_metrics_count_by_app_and_status_class(dists: Dists) -> None:
