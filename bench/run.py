@@ -23,7 +23,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPTS = ("dispatch", "throughput", "startup", "pathological", "memory", "threads", "observe")
+SCRIPTS = (
+    "dispatch",
+    "throughput",
+    "startup",
+    "pathological",
+    "memory",
+    "threads",
+    "observe",
+    "workers",
+)
 PACKAGES = (
     "apphost",
     "werkzeug",
@@ -135,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             "# apphost benchmarks",
             "",
-            "Written by `make bench` (`bench/run.py`); goals from issue 5. Every figure is a"
+            "Written by `make bench` (`bench/run.py`); goals from issues 5 and 7. Every figure is a"
             " median of several rounds with the contenders alternating in one run; all"
             " traffic is loopback or in-process.",
             "",

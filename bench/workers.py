@@ -1,0 +1,67 @@
+"""8. Workers: ``apphost serve --workers 1`` vs ``--workers 2`` on this machine's cores.
+
+    .venv/bin/python bench/workers.py [--rounds 5] [--duration 5] [--connections 32]
+
+Both run at once on loopback, as they ship (access log and metrics on, 16
+threads per worker), and serve ``/hello/x``; wrk loads one at a time in turn
+as in ``bench/throughput.py``. waitress runs one process, so one core (less
+the GIL's contention between its threads) serves everything; with
+``--workers 2`` two processes accept on the supervisor's one listening
+socket. wrk itself needs a core, so on a 2-core machine the second worker
+competes with the load generator: the ratio here is a floor, not a ceiling.
+No target (issue 7 asks for the figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import fmt_ratio, median, table
+from throughput import BIN, Contender, load_in_turn
+
+WORKERS = (1, 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
+
+    print("## 8. Workers: one process or two (no target)\n")
+    print(
+        f"`apphost serve --workers N` as it ships, `wrk -t1 -c{args.connections}"
+        f" -d{args.duration:g}s` on `/hello/x`, {args.rounds} rounds in turn; medians;"
+        f" {os.cpu_count()} CPUs. See the docstring of `bench/workers.py`.\n",
+        flush=True,
+    )
+    serve = [str(BIN / "apphost"), "serve", "--listen", "127.0.0.1:{port}"]
+    contenders = [Contender(f"workers={n}", [*serve, "--workers", str(n)]) for n in WORKERS]
+    with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
+        runs = load_in_turn(contenders, Path(tmp), args.rounds, args.duration, args.connections)
+    one = median(r.rps for r in runs["workers=1"])
+    rows = [
+        [
+            name,
+            f"{median(r.rps for r in rs):,.0f}",
+            fmt_ratio(median(r.rps for r in rs) / one),
+            f"{median(r.p50_ms for r in rs):.2f}",
+            f"{median(r.p99_ms for r in rs):.2f}",
+            f"{sum(r.errors for r in rs)}",
+        ]
+        for name, rs in runs.items()
+    ]
+    print(table(["apphost serve", "req/s", "vs 1 worker", "p50 ms", "p99 ms", "errors"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
