@@ -55,3 +55,13 @@ def test_table_defaults_match_code() -> None:
             f"| `{key}` |" in README
             and f"`{shown}` |" in README.split(f"| `{key}` |", 1)[1].split("\n", 1)[0]
         )
+
+
+@pytest.mark.parametrize(
+    "name", ["apphost@.socket", "apphost@.service", "nginx.conf", "apphost.toml"]
+)
+def test_deploy_files_shown_whole(name: str) -> None:
+    """The deployment guide shows deploy/ as tested (indented as a code block)."""
+    text = (Path(__file__).parent.parent / "deploy" / name).read_text().rstrip("\n")
+    shown = "\n".join(f"    {line}" if line else "" for line in text.splitlines())
+    assert shown in README, f"README's copy of deploy/{name} differs from the file"
