@@ -69,7 +69,6 @@ def main() -> None:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
     help="Worker processes on the same sockets, under this one. [default: 1]",
 )
 @click.option(
@@ -96,7 +95,7 @@ def serve_command(
     listen: tuple[str, ...],
     server_name: str | None,
     threads: int | None,
-    workers: int,
+    workers: int | None,
     strict: bool,
     reload: bool,
     debug: bool | None,
@@ -123,6 +122,7 @@ def serve_command(
             listen=listen,
             server_name=server_name,
             threads=threads,
+            workers=workers,
             debug=debug,
             access_log=False if no_access_log else None,
         )
@@ -131,7 +131,7 @@ def serve_command(
                 from .reloader import watch
 
                 watch()
-            sys.exit(supervise(config, workers, command_line(click.get_current_context())))
+            sys.exit(supervise(config, command_line(click.get_current_context())))
         host = Host.build(config, disable=disable)
         if strict:
             host.strict()

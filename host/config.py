@@ -46,6 +46,7 @@ class Config:
     listen: tuple[str, ...] = ("127.0.0.1:8080",)
     server_name: str = "localhost"
     threads: int = 16
+    workers: int = 1  # serve: processes on the same sockets
     allowed_hosts: tuple[str, ...] = ()
     allow_encoded_slashes: bool = False
     max_dynamic_apps: int = 256
@@ -156,7 +157,7 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
 
 def _checked(config: Config) -> Config:
     """Range and syntax checks that types alone do not catch."""
-    for key in ("threads", "max_dynamic_apps"):
+    for key in ("threads", "workers", "max_dynamic_apps"):
         if getattr(config, key) < 1:
             raise ConfigError(f"apphost.{key}", f"must be at least 1, not {getattr(config, key)}")
     if config.status_page not in ("off", "local", "public"):

@@ -1,6 +1,6 @@
 """The process the operator starts: it holds the listening sockets and runs workers on them.
 
-    code = supervise(config, workers=2, argv=[sys.executable, "-m", "apphost", "serve"])
+    code = supervise(config, argv=[sys.executable, "-m", "apphost", "serve"])
 
 Each worker is a fresh interpreter (``argv``) serving on the inherited
 sockets (see ``apphost.worker``); the supervisor imports no plugin, so it
@@ -48,7 +48,7 @@ START_TIMEOUT = 60.0  # a worker not serving by then has failed
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
 
 
-def supervise(config: Config, workers: int, argv: Sequence[str]) -> int:
+def supervise(config: Config, argv: Sequence[str]) -> int:
     """Take systemd's sockets (else bind ``config.listen``), run workers; the exit status.
 
     Raises ApphostError saying why if the first workers could not start.
@@ -60,7 +60,7 @@ def supervise(config: Config, workers: int, argv: Sequence[str]) -> int:
     else:
         backlog = config.waitress.get("backlog", DEFAULT_ADJUSTMENTS["backlog"])
         sockets = bind(config.listen, int(backlog))
-    supervisor = Supervisor(sockets, argv, workers, config.shutdown_timeout)
+    supervisor = Supervisor(sockets, argv, config.workers, config.shutdown_timeout)
     try:
         code = supervisor.run()
     finally:

@@ -177,9 +177,12 @@ def test_failed_reload_keeps_the_old_table_and_says_why(start: Start, site: Dist
     assert served.proc.wait(15) == 0
 
 
-def test_workers_share_the_sockets_and_reload_together(start: Start, site: Dists) -> None:
+def test_workers_share_the_sockets_and_reload_together(
+    start: Start, site: Dists, tmp_path: Path
+) -> None:
     _probe(site)
-    served = start("--workers", "2", load="lc-probe")
+    (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\n")  # as --workers 2
+    served = start("--config", str(tmp_path / "workers.toml"), load="lc-probe")
     first = served.wait_for(r"worker\(s\) (\d+), (\d+) serve")
     pids = {first.group(1), first.group(2)}
     seen: set[str] = set()
