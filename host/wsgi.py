@@ -1,17 +1,21 @@
 """``apphost.wsgi:application``: the host as a plain WSGI app for other servers.
 
     APPHOST_CONFIG=/etc/apphost.toml gunicorn -w 4 apphost.wsgi:application
+    APPHOST_CONFIG=/etc/apphost.toml uwsgi --http-socket 127.0.0.1:8081 --master \\
+        --processes 4 --lazy-apps --die-on-term --need-app --module apphost.wsgi:application
 
-The host is built (and its startup hooks run) the first time ``application``
-is looked up, not at import; shutdown hooks run when the interpreter exits.
-Instances keep no state that others need, so any number can serve side by
-side behind a load balancer.
+Importing this module builds the host from ``$APPHOST_CONFIG`` (else
+./apphost.toml, else defaults) and runs its startup hooks; shutdown hooks run
+when the interpreter exits. ``application`` is a plain module attribute, as
+uWSGI and mod_wsgi look it up. Let each worker process import it (gunicorn
+does unless ``--preload``; uWSGI needs ``--lazy-apps``), so that no process
+forks after the host started its threads. Instances keep no state that
+others need, so any number can serve side by side behind a load balancer.
 """
 
 from __future__ import annotations
 
 import atexit
-import threading
 from typing import TYPE_CHECKING
 
 from .config import load_config
@@ -19,9 +23,6 @@ from .host import Host
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
-
-_lock = threading.Lock()
-_app: WSGIApplication | None = None
 
 
 def make_application() -> WSGIApplication:
@@ -32,11 +33,4 @@ def make_application() -> WSGIApplication:
     return host.app
 
 
-def __getattr__(name: str) -> WSGIApplication:
-    global _app
-    if name != "application":
-        raise AttributeError(f"module 'apphost.wsgi' has no attribute {name!r}")
-    with _lock:
-        if _app is None:
-            _app = make_application()
-        return _app
+application = make_application()

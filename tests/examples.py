@@ -26,8 +26,11 @@ ROUTES = [
     ("localhost", "/people/carol", 404, ""),
     ("10.0.0.1", "/_apphost/health", 200, '"status": "ok"'),
     ("bad host", "/", 400, ""),
-    ("localhost", "/hello/../../etc", 400, ""),
+    ("localhost", "/hello/%2F..", 400, ""),  # an encoded slash
 ]
+# Not in the table: "/hello/../../etc" is 400 under waitress and gunicorn, which
+# pass the path as sent, but uWSGI resolves dot segments itself (clamped at
+# the root) and hands apphost "/etc". tests/test_routing_e2e.py has the rest.
 
 
 def mismatches(port: int) -> list[str]:
