@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -157,6 +158,13 @@ class Load:
         )
         assert not failures, sorted(set(failures))[:5]
         return counts
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for servers that must be told one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def get(port: int, path: str, host: str | None = None) -> tuple[int, bytes]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Dists, Start, unique
-from .live import HELLO, Load, Served
+from .live import HELLO, Load, Served, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or next(
@@ -65,12 +65,6 @@ http {{
     include {tmp}/apphost.conf;
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Nginx:

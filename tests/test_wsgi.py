@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .examples import mismatches
+from .live import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -28,12 +28,6 @@ def test_application_is_a_plain_module_attribute() -> None:
     code = "import apphost.wsgi as w; print(callable(vars(w).get('application')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 SERVERS = {
@@ -68,7 +62,7 @@ def test_serves_the_examples_like_apphost_serve(name: str, tmp_path: Path) -> No
         pytest.skip(f"{argv[0]} is not installed in {BIN} (pip install -e '.[test]')")
     config = tmp_path / "apphost.toml"
     config.write_text('[apphost]\nserver_name = "localhost"\n')
-    port = _free_port()
+    port = free_port()
     cmd = [str(BIN / argv[0]), *(a.replace("{port}", str(port)) for a in argv[1:])]
     proc = subprocess.Popen(
         cmd,
