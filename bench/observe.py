@@ -15,6 +15,11 @@ round ``--requests`` requests:
 - the Observer with metrics only (``access_log = false``);
 - the Observer with metrics and the access log, as ``apphost serve`` runs.
 
+The metrics are in prometheus-client's multiprocess mode, as ``apphost
+serve``'s workers run them (``PROMETHEUS_MULTIPROC_DIR``, a temporary folder
+here): every count is written to a memory-mapped file that a scrape sums
+over the workers.
+
 "request thread" is the CPU time of the thread that answers
 (``time.thread_time``): what a waitress worker thread spends. "in all" is
 the wall-clock time until the log handler has written every line
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     os.environ["APPHOST_LOAD_PLUGINS"] = "apphost-hello"
+    metrics_dir = tempfile.TemporaryDirectory(prefix="apphost-bench-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name  # before prometheus_client loads
     from apphost.cli import _setup_logging
     from apphost.config import Config
     from apphost.host import Host
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 logging.shutdown()
                 sys.stderr = stderr
         lines = log_path.read_text().count(" apphost.access: ")
+    metrics_dir.cleanup()
     expected = args.rounds * args.requests + 1000  # the served contender's, warm-up included
     base_cpu = median(c for c, _ in results[DISPATCHER])
     base_wall = median(w for _, w in results[DISPATCHER])

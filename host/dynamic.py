@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class DynamicApps:
-    __slots__ = ("_apps", "_factory", "_lock", "_pending", "_wrap", "label", "maxsize")
+    __slots__ = ("_apps", "_factory", "_lock", "_on_size", "_pending", "_wrap", "label", "maxsize")
 
     def __init__(
         self,
@@ -30,11 +30,13 @@ class DynamicApps:
         label: str,
         maxsize: int,
         wrap: Callable[[str, WSGIApplication], WSGIApplication],
+        on_size: Callable[[int], object] | None = None,
     ) -> None:
         self._factory = factory
         self.label = label  # the plugin that made the claim, for names and logs
         self.maxsize = maxsize
         self._wrap = wrap  # (key, app) -> the app to serve
+        self._on_size = on_size or _ignore  # told how many apps are kept after each change
         self._apps: OrderedDict[str, WSGIApplication] = OrderedDict()
         self._pending: dict[str, Future[WSGIApplication | None]] = {}
         self._lock = threading.Lock()  # guards the two dicts; never held while making an app
@@ -71,9 +73,17 @@ class DynamicApps:
                 self._apps[key] = made
                 while len(self._apps) > self.maxsize:
                     self._apps.popitem(last=False)
+            size = len(self._apps)
         future.set_result(made)
+        if made is not None:
+            self._on_size(size)
         return made
 
     def clear(self) -> None:
         with self._lock:
             self._apps.clear()
+        self._on_size(0)
+
+
+def _ignore(size: int) -> None:
+    """The default ``on_size``: nobody counts."""

@@ -78,9 +78,7 @@ class Host:
     def metrics(self) -> Metrics:
         from .observe import Metrics
 
-        metrics = Metrics()
-        metrics.collect_hooks.append(self._collect)
-        return metrics
+        return Metrics()
 
     @functools.cached_property
     def app(self) -> WSGIApplication:
@@ -250,7 +248,11 @@ class Host:
                 return guarded(self.wrap(f"{plugin}[{key}]", app), f"{route.claimant} [{key}]")
 
             return DynamicApps(  # type: ignore[return-value]
-                claim.factory, route.claimant, self.config.max_dynamic_apps, wrap
+                claim.factory,
+                route.claimant,
+                self.config.max_dynamic_apps,
+                wrap,
+                on_size=functools.partial(self._count_dynamic, route.describe()),
             )
         if isinstance(claim.app, str):
             return self.apps[claim.app]
@@ -263,10 +265,9 @@ class Host:
             log.warning("%s", exc)
             return UNAVAILABLE
 
-    def _collect(self, metrics: Metrics) -> None:
-        for entry in self.dispatcher.table.entries:
-            if isinstance(entry.app, DynamicApps):
-                metrics.dynamic_apps.labels(entry.route.describe()).set(len(entry.app))
+    def _count_dynamic(self, claim: str, count: int) -> None:
+        if "metrics" in self.__dict__:  # else nothing serves: nothing to count
+            self.metrics.dynamic_apps.labels(claim).set(count)
 
     def rebuild(self) -> RouteTable:
         """Collect claims, build a new table and swap it in (requests in flight keep the old)."""

@@ -22,27 +22,36 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 access_log = logging.getLogger("apphost.access")
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode; see Metrics
 APP_KEY = "apphost.app"  # set in the environ by the dispatcher: the app's name
 ACCESS_FORMAT = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s" %s %.3f'
 
 
 class Metrics:
-    """The host's own registry (not the global one, so several hosts never collide)."""
+    """The host's own registry (not the global one, so several hosts never collide).
+
+    Under ``apphost serve`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` for
+    its workers (operators may set it for gunicorn or uWSGI too): every worker
+    then writes its values to files there, and a scrape, whichever worker
+    answers it, sums them all. Counters keep what exited workers counted, so
+    they never go back across a reload.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = MULTIPROC_ENV in os.environ
         self.requests = Counter(
             "apphost_requests",
             "Requests answered, by app and status class",
@@ -55,17 +64,25 @@ class Metrics:
             ["app"],
             registry=self.registry,
         )
-        # Requests begun and finished: ``next()`` on an itertools.count is atomic
-        # under the GIL, so the hot path takes no lock; the gauge is read at scrape.
-        self.started = itertools.count()
-        self.finished = itertools.count()
         self.in_flight = Gauge(
-            "apphost_requests_in_flight", "Requests being answered", registry=self.registry
+            "apphost_requests_in_flight",
+            "Requests being answered",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
-        self.in_flight.set_function(self._in_flight)
-        self.reloads = Counter(
-            "apphost_reloads",
-            "Reloads (SIGHUP, --reload) before this process started",
+        self.begin: Callable[[], object]  # called as each request begins, and ends
+        self.end: Callable[[], object]
+        if self.multiprocess:
+            self.begin, self.end = self.in_flight.inc, self.in_flight.dec
+        else:
+            # ``next()`` on an itertools.count is atomic under the GIL, so the hot
+            # path takes no lock; the gauge is read at scrape.
+            self._started, self._finished = itertools.count(), itertools.count()
+            self.begin, self.end = self._started.__next__, self._finished.__next__
+            self.in_flight.set_function(self._in_flight)
+        self.queued = Counter(
+            "apphost_requests_queued",
+            "Requests that waited for a free worker thread",
             registry=self.registry,
         )
         self.dynamic_apps = Gauge(
@@ -73,39 +90,24 @@ class Metrics:
             "Apps kept by each factory claim",
             ["claim"],
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
-        # Set by the server (apphost.pressure): how many requests so far waited for a thread.
-        self.queued: Callable[[], int] | None = None
-        self.registry.register(_Queued(self))
-        self.collect_hooks: list[Callable[[Metrics], None]] = []
 
     def _in_flight(self) -> float:
         # Each read advances both counts by one, which cancels out. Finished is
         # read first, so a request ending in between is still counted, never
         # one too few.
-        finished = next(self.finished)
-        return float(next(self.started) - finished)
+        finished = next(self._finished)
+        return float(next(self._started) - finished)
 
     def exposition(self) -> bytes:
-        for hook in self.collect_hooks:
-            hook(self)
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
 
-
-class _Queued:
-    """``apphost_requests_queued_total``, read from the server's dispatcher at scrape time."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        queued = self.metrics.queued
-        if queued is not None:
-            yield CounterMetricFamily(
-                "apphost_requests_queued",
-                "Requests that waited for a free worker thread",
-                value=queued(),
-            )
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
 
 class Observer:
@@ -122,7 +124,7 @@ class Observer:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = _Request(self, environ, start_response)
         if self.metrics is not None:
-            next(self.metrics.started)
+            self.metrics.begin()
         try:
             request.body = self.app(environ, request.start_response)
         except BaseException:
@@ -138,7 +140,7 @@ class Observer:
         status = request.status
         metrics = self.metrics
         if metrics is not None:
-            next(metrics.finished)
+            metrics.end()
             try:
                 codes, latency = self._children[app]
             except KeyError:

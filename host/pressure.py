@@ -72,6 +72,7 @@ class QueueWatch(ThreadedTaskDispatcher):  # type: ignore[misc]
         self.clock = clock
         self.schedule = schedule
         self.waited = 0  # every request that waited for a thread, since start
+        self.on_wait: Callable[[], object] | None = None  # called for each of them
         self._count = 0  # ... in the current window
         self._peak = 0  # the most waiting at once in the current window
         self._since = 0.0  # when the current window began (clock)
@@ -95,6 +96,8 @@ class QueueWatch(ThreadedTaskDispatcher):  # type: ignore[misc]
                 self._since = self.clock()
         if opened:
             self._timer = self.schedule(self.period, self.report)
+        if self.on_wait is not None:
+            self.on_wait()
         if self.queue_logger.isEnabledFor(logging.WARNING):
             self.queue_logger.warning("Task queue depth is %d", depth)
 

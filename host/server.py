@@ -84,7 +84,7 @@ def make_server(
         where = ", ".join(config.listen)
     quiet_waitress_queue()
     dispatcher = QueueWatch(config.threads)
-    host.metrics.queued = lambda: dispatcher.waited
+    dispatcher.on_wait = host.metrics.queued.inc
     try:
         app = CloseWhenDraining(host.app, host)
         server = waitress.create_server(app, map={}, _dispatcher=dispatcher, **kw)
@@ -125,8 +125,6 @@ def run(
     """
     smap = _socket_map(server)
     served = False
-    if worker is not None and worker.generation > 1:
-        host.metrics.reloads.inc(worker.generation - 1)
     try:
         with signal_socket(STOP_SIGNALS) as (reader, writer):
             drain = Drain(smap, host.config.shutdown_timeout)

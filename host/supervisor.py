@@ -18,7 +18,9 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
   kills them.
 - A worker that dies while serving is replaced.
 
-Startup and shutdown hooks run in every worker process.
+Startup and shutdown hooks run in every worker process. The workers share
+their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
+operator set one) and removed at exit; see ``apphost.observe``.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ import contextlib
 import logging
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Config
 from .errors import ApphostError
@@ -46,6 +51,7 @@ log = logging.getLogger("apphost")
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 START_TIMEOUT = 60.0  # a worker not serving by then has failed
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 
 
 def supervise(config: Config, argv: Sequence[str]) -> int:
@@ -60,11 +66,16 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     else:
         backlog = config.waitress.get("backlog", DEFAULT_ADJUSTMENTS["backlog"])
         sockets = bind(config.listen, int(backlog))
+    own_metrics_dir = METRICS_DIR not in os.environ
+    if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
+        os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
     supervisor = Supervisor(sockets, argv, config.workers, config.shutdown_timeout)
     try:
         code = supervisor.run()
     finally:
         close(sockets)
+        if own_metrics_dir:
+            shutil.rmtree(os.environ.pop(METRICS_DIR), ignore_errors=True)
     if supervisor.failure is not None:
         raise ApphostError(supervisor.failure)
     return code
@@ -101,6 +112,13 @@ class Supervisor:
         self.exit_code = 0
         self.failure: str | None = None  # why the first generation could not start
         self._selector = selectors.DefaultSelector()
+        self._reloads: Any = None  # apphost_reloads_total, if the workers share metrics
+        if METRICS_DIR in os.environ:
+            from prometheus_client import Counter
+
+            self._reloads = Counter(
+                "apphost_reloads", "Reloads (SIGHUP, --reload) that took effect", registry=None
+            )
 
     def run(self) -> int:
         """Start the workers and supervise them until stopped; the exit status."""
@@ -182,6 +200,8 @@ class Supervisor:
             self._terminate(stale)
         if old:
             log.info("reloaded: worker(s) %s serve, %s draining", _pids(new), _pids(old))
+            if self._reloads is not None:
+                self._reloads.inc()
         else:
             log.info("worker(s) %s serve", _pids(new))
         if self.reload_pending:
@@ -201,6 +221,10 @@ class Supervisor:
 
     def _exited(self, child: _Child, code: int) -> None:
         pid, how = child.proc.pid, _status(code)
+        if self._reloads is not None:  # its gauges (requests in flight...) no longer count
+            from prometheus_client.multiprocess import mark_process_dead
+
+            mark_process_dead(pid)  # type: ignore[no-untyped-call]
         if child.state == "stopping":
             log.log(logging.INFO if code == 0 else logging.WARNING, "worker %d %s", pid, how)
         elif child.state == "serving":
@@ -249,7 +273,7 @@ class Supervisor:
         try:
             proc = subprocess.Popen(
                 self.argv,
-                env={**os.environ, **Worker.environ(theirs, self.sockets, generation)},
+                env={**os.environ, **Worker.environ(theirs, self.sockets)},
                 pass_fds=fds,
             )
         except OSError as exc:

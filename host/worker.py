@@ -34,7 +34,6 @@ from .sockets import adopt
 
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
-ENV_GENERATION = "APPHOST_GENERATION"
 READY = b"ready\n"
 FAILED = b"failed\n"
 
@@ -45,14 +44,12 @@ class Worker:
 
     control: socket.socket
     sockets: list[socket.socket]
-    generation: int = 1  # 1 + the reloads the supervisor had done when it started this worker
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
         """The worker this process is, from (and removing) the supervisor's variables."""
         env = os.environ if environ is None else environ
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
-        generation = env.pop(ENV_GENERATION, "1")
         if control_fd is None:
             return None
         # A terminal's hangup and Ctrl-C reach the whole process group: the
@@ -67,17 +64,14 @@ class Worker:
             raise ApphostError(f"{ENV_CONTROL}/{ENV_LISTEN}: not inherited fds: {exc}") from None
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
-        return cls(control, sockets, int(generation) if generation.isdigit() else 1)
+        return cls(control, sockets)
 
     @staticmethod
-    def environ(
-        control: socket.socket, sockets: Sequence[socket.socket], generation: int = 1
-    ) -> dict[str, str]:
+    def environ(control: socket.socket, sockets: Sequence[socket.socket]) -> dict[str, str]:
         """The variables that hand ``control`` and ``sockets`` to a worker (pass their fds too)."""
         return {
             ENV_CONTROL: str(control.fileno()),
             ENV_LISTEN: ",".join(str(s.fileno()) for s in sockets),
-            ENV_GENERATION: str(generation),
         }
 
     def ready(self) -> None:

@@ -195,7 +195,7 @@ def site(tmp_path: Path) -> Dists:
 
 @pytest.fixture
 def start(site: Dists, tmp_path: Path) -> Iterator[Start]:
-    """``start(*args, load="dist,...", cmd=None, pass_fds=())`` -> a ``Served``.
+    """``start(*args, load="dist,...", cmd=None, pass_fds=(), env={})`` -> a ``Served``.
 
     On 127.0.0.1:0 unless ``cmd`` says otherwise; apphost-hello and ``load`` are
     the only distributions loaded. Every one is killed after the test.
@@ -203,17 +203,22 @@ def start(site: Dists, tmp_path: Path) -> Iterator[Start]:
     started: list[Served] = []
 
     def run(
-        *args: str, load: str = "", cmd: list[str] | None = None, pass_fds: Sequence[int] = ()
+        *args: str,
+        load: str = "",
+        cmd: list[str] | None = None,
+        pass_fds: Sequence[int] = (),
+        env: dict[str, str] | None = None,
     ) -> Served:
-        env = {
+        environ = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(site.root), os.environ.get("PYTHONPATH", "")]),
             "PYTHONDONTWRITEBYTECODE": "1",
             "APPHOST_LOAD_PLUGINS": ",".join(["apphost-hello", *load.split(",")]),
             "LC_MARKS": str(tmp_path / "marks"),
+            **(env or {}),
         }
         base = cmd or [sys.executable, "-m", "apphost", "serve", "--listen", "127.0.0.1:0"]
-        started.append(Served([*base, *args], env, tmp_path, pass_fds))
+        started.append(Served([*base, *args], environ, tmp_path, pass_fds))
         return started[-1]
 
     yield run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 import threading
 import time
@@ -53,6 +54,39 @@ def test_made_once_under_concurrent_first_requests() -> None:
         t.join(5)
     assert calls == ["k"]
     assert len(results) == 8 and len({id(r) for r in results}) == 1
+
+
+def test_the_gauge_follows_what_is_kept(dists: Dists) -> None:
+    mod = unique("gauge")
+    src = """
+from apphost import Claim
+def make(key):
+    if key == "none":
+        return None
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+    return app
+def apphost_claim_routes():
+    return Claim(factory=make, subdomain="*")
+"""
+    dists.add("g-dist", plugins={"g": mod}, modules={mod: src})
+    from apphost.config import Config
+
+    host = dists.host(Config(server_name="example.com", max_dynamic_apps=2))
+    client = Client(host.app)
+
+    def kept() -> str:
+        text = host.metrics.exposition().decode()
+        return " ".join(
+            re.findall(r'^apphost_dynamic_apps\{claim="([^"]+)"\} (\S+)$', text, re.M)[0]
+        )
+
+    assert client.get("/", headers={"Host": "a.example.com"}).status_code == 200
+    assert kept() == "*.example.com 1.0"
+    for label in ("b", "c", "none"):
+        client.get("/", headers={"Host": f"{label}.example.com"})
+    assert kept() == "*.example.com 2.0"  # bounded; None is not kept
 
 
 def test_lru_is_bounded_and_keeps_recent() -> None:

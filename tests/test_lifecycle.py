@@ -204,6 +204,40 @@ def test_workers_share_the_sockets_and_reload_together(
     assert served.proc.wait(15) == 0
 
 
+def test_workers_share_one_set_of_metrics(start: Start, tmp_path: Path) -> None:
+    """Whichever worker answers the scrape, it counts for all; reloads lose no count."""
+    (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\n")
+    (tmp_path / "tmp").mkdir()
+    served = start(
+        "--config", str(tmp_path / "workers.toml"), env={"TMPDIR": str(tmp_path / "tmp")}
+    )
+    served.wait_for(r"worker\(s\) \d+, \d+ serve")
+    for _ in range(40):
+        assert get(served.port, "/hello") == (200, HELLO)
+
+    def scrape() -> dict[str, float]:
+        status, body = get(served.port, "/_apphost/metrics")
+        assert status == 200
+        lines = body.decode().splitlines()
+        return {k: float(v) for k, _, v in (ln.rpartition(" ") for ln in lines if ln[:1] != "#")}
+
+    hello = 'apphost_requests_total{app="hello",code="2xx"}'
+    for _ in range(6):  # 1 in 32 that all six reach the same worker
+        metrics = scrape()
+        assert (metrics[hello], metrics["apphost_requests_in_flight"]) == (40, 1)
+    mark = served.mark()
+    served.signal(signal.SIGHUP)
+    m = served.wait_for(r"reloaded: worker\(s\) \d+, \d+ serve, (\d+), (\d+) draining", mark)
+    for old in m.groups():
+        served.wait_for(rf"worker {old} exited with status 0", mark)
+    metrics = scrape()
+    assert metrics[hello] == 40  # what the old workers counted is kept
+    assert (metrics["apphost_reloads_total"], metrics["apphost_requests_in_flight"]) == (1, 1)
+    served.signal(signal.SIGTERM)
+    assert served.proc.wait(15) == 0
+    assert list((tmp_path / "tmp").iterdir()) == []  # the metrics files are gone
+
+
 def test_socket_activated_restart_loses_no_request(start: Start) -> None:
     held = socket.create_server(("127.0.0.1", 0), backlog=128)  # systemd's socket
     fd, port = held.fileno(), held.getsockname()[1]

@@ -480,8 +480,7 @@ def test_make_server_uses_the_queue_watch_and_apphost_defaults(
         assert (server.adj.backlog, server.adj.connection_limit) == (1024, 1000)
         assert DEFAULT_ADJUSTMENTS["backlog"] == 1024
         assert quiet_queue_logger.level == logging.ERROR
-        server.task_dispatcher.waited = 7
-        assert "apphost_requests_queued_total 7.0" in host.metrics.exposition().decode()
+        assert server.task_dispatcher.on_wait == host.metrics.queued.inc
     finally:
         server.close()
         server.task_dispatcher.shutdown(timeout=1)

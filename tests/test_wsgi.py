@@ -2,7 +2,8 @@
 
 gunicorn and uWSGI (pyuwsgi's wheel, in the test extras) serve the example
 plugins from the module path the README gives, and answer the same table as
-``apphost serve`` (tests/examples.py), dynamic subdomains included.
+``apphost serve`` (tests/examples.py), dynamic subdomains included; with
+``PROMETHEUS_MULTIPROC_DIR`` set, every scrape counts both workers.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .examples import mismatches
-from .live import free_port
+from .examples import ROUTES, mismatches
+from .live import free_port, get
 
 BIN = Path(sys.executable).parent
 
@@ -63,13 +64,16 @@ def test_serves_the_examples_like_apphost_serve(name: str, tmp_path: Path) -> No
     config = tmp_path / "apphost.toml"
     config.write_text('[apphost]\nserver_name = "localhost"\n')
     port = free_port()
+    shared = tmp_path / "metrics"
+    shared.mkdir()
     cmd = [str(BIN / argv[0]), *(a.replace("{port}", str(port)) for a in argv[1:])]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "APPHOST_CONFIG": str(config)},
+        # Shared metrics, as README says: every scrape sums both workers.
+        env={**os.environ, "APPHOST_CONFIG": str(config), "PROMETHEUS_MULTIPROC_DIR": str(shared)},
         cwd=tmp_path,
     )
     log: list[str] = []
@@ -89,6 +93,14 @@ def test_serves_the_examples_like_apphost_serve(name: str, tmp_path: Path) -> No
         # Twice: the second round may meet dynamic apps a worker kept from the first.
         for _ in range(2):
             assert mismatches(port) == [], "".join(log[-20:])
+        hello = [row for row in ROUTES if row[1].startswith("/hello") and row[2] == 200]
+        for _ in range(4):  # whichever worker answers
+            status, body = get(port, "/_apphost/metrics", host="localhost")
+            assert status == 200
+            counted = re.search(
+                r'^apphost_requests_total\{app="hello",code="2xx"\} (\S+)$', body.decode(), re.M
+            )
+            assert counted and float(counted.group(1)) == 2 * len(hello)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
