@@ -59,6 +59,9 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
 
     Raises ApphostError saying why if the first workers could not start.
     """
+    own_metrics_dir = METRICS_DIR not in os.environ
+    if not own_metrics_dir:
+        _check_metrics_dir(os.environ[METRICS_DIR])
     sockets = systemd_sockets()
     if sockets:
         where = ", ".join(describe(s) for s in sockets)
@@ -66,7 +69,6 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     else:
         backlog = config.waitress.get("backlog", DEFAULT_ADJUSTMENTS["backlog"])
         sockets = bind(config.listen, int(backlog))
-    own_metrics_dir = METRICS_DIR not in os.environ
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
     supervisor = Supervisor(sockets, argv, config.workers, config.shutdown_timeout)
@@ -79,6 +81,21 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     if supervisor.failure is not None:
         raise ApphostError(supervisor.failure)
     return code
+
+
+def _check_metrics_dir(path: str) -> None:
+    """The operator's PROMETHEUS_MULTIPROC_DIR must be a folder the workers can write."""
+    if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+        raise ApphostError(
+            f"{METRICS_DIR}={path!r} is not a folder this user can write; the workers share"
+            " their metrics there (unset it and apphost serve makes a fresh one)"
+        )
+    if os.listdir(path):
+        log.warning(
+            "%s=%s is not empty: what earlier processes counted there is counted in",
+            METRICS_DIR,
+            path,
+        )
 
 
 @dataclass(eq=False)

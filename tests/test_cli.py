@@ -109,6 +109,15 @@ def test_serve_bad_flag_value(run_cli: Run) -> None:
     assert code == 1 and "apphost.listen" in out and "'nowhere' is not HOST:PORT" in out
     code, out = run_cli("serve", "--threads", "0")
     assert code == 2 and "--threads" in out
+    code, out = run_cli("serve", "--workers", "0")
+    assert code == 2 and "--workers" in out
+
+
+def test_serve_refuses_a_metrics_folder_it_cannot_use(run_cli: Run, tmp_path: Path) -> None:
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")}
+    code, out = run_cli("serve", "--listen", "127.0.0.1:0", env=env)
+    assert code == 1
+    assert f"PROMETHEUS_MULTIPROC_DIR='{tmp_path / 'missing'}' is not a folder" in out
 
 
 def test_routes_match(run_cli: Run) -> None:
