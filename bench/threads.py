@@ -14,8 +14,6 @@ these figures back apphost's default of 16 threads (issue 5).
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
 import tempfile
 from dataclasses import fields
@@ -23,19 +21,13 @@ from pathlib import Path
 
 from _common import median, table
 from apphost.config import Config
-from throughput import BIN, Contender, load_in_turn, per_second
+from throughput import BIN, Contender, load_in_turn, per_second, wrk_parser
 
 THREADS = (4, 8, 16, 32)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
+    args = wrk_parser(__doc__, rounds=4, duration=4.0, connections=64).parse_args(argv)
 
     print("## 6. Threads and requests waiting for one (no target)\n")
     print(

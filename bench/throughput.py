@@ -172,6 +172,17 @@ def wrk(server: Server, duration: float, connections: int) -> Run:
     return Run(rps, p50, p99, errors, server.queue_warnings() - before, waited)
 
 
+def wrk_parser(doc: str, rounds: int, duration: float, connections: int) -> argparse.ArgumentParser:
+    """The options of a bench driven by wrk (exits saying how to get wrk if it is missing)."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--duration", type=float, default=duration, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=connections)
+    return parser
+
+
 def load_in_turn(
     contenders: list[Contender], workdir: Path, rounds: int, duration: float, connections: int
 ) -> dict[str, list[Run]]:
@@ -200,14 +211,9 @@ def per_second(values: list[float | None], seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=32)
+    parser = wrk_parser(__doc__, rounds=5, duration=5.0, connections=32)
     parser.add_argument("--threads", type=int, default=Config().threads)
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
 
     print("## 2. HTTP throughput and latency (wrk, loopback)\n")
     print(

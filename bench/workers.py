@@ -14,27 +14,19 @@ No target (issue 7 asks for the figures).
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from _common import fmt_ratio, median, table
-from throughput import BIN, Contender, load_in_turn
+from throughput import BIN, Contender, load_in_turn, wrk_parser
 
 WORKERS = (1, 2)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk (make bench does)")
+    args = wrk_parser(__doc__, rounds=5, duration=5.0, connections=32).parse_args(argv)
 
     print("## 8. Workers: one process or two (no target)\n")
     print(

@@ -107,7 +107,7 @@ def _note_forwarded(app: WSGIApplication) -> WSGIApplication:
     """Mark requests that a proxy relayed, before waitress drops or applies its headers."""
 
     def noted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if any(key in environ for key in FORWARDED):
+        if not environ.keys().isdisjoint(FORWARDED):
             environ[FORWARDED_KEY] = True
         return app(environ, start_response)
 

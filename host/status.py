@@ -32,7 +32,7 @@ _FORBIDDEN = plain_response(
 )
 # Headers by which a proxy says it relays somebody else's request. Behind nginx
 # on the same machine every client's REMOTE_ADDR would be 127.0.0.1.
-FORWARDED = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
+FORWARDED = frozenset(("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP"))
 # Set by apphost's server when a request came with one of them, which waitress
 # (trusted_proxy or not) removes before the app sees it.
 FORWARDED_KEY = "apphost.forwarded"
@@ -80,7 +80,7 @@ def _page(render: Callable[[], tuple[str, bytes]], public: bool) -> WSGIApplicat
 
 def is_local(environ: WSGIEnvironment) -> bool:
     """A loopback client talking to the host directly, not through a proxy."""
-    if environ.get(FORWARDED_KEY) or any(key in environ for key in FORWARDED):
+    if environ.get(FORWARDED_KEY) or not environ.keys().isdisjoint(FORWARDED):
         return False
     return is_loopback(environ.get("REMOTE_ADDR", ""))
 

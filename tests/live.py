@@ -167,11 +167,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get(port: int, path: str, host: str | None = None) -> tuple[int, bytes]:
-    """One GET to 127.0.0.1:``port`` (with ``host`` as Host if given): status and body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def get(
+    port: int,
+    path: str,
+    host: str | None = None,
+    headers: dict[str, str] | None = None,
+    source: str = "127.0.0.1",
+) -> tuple[int, bytes]:
+    """One GET to 127.0.0.1:``port`` from ``source``, with ``host`` as Host if given."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
     try:
-        conn.request("GET", path, headers={"Host": host} if host else {})
+        conn.request("GET", path, headers={**({"Host": host} if host else {}), **(headers or {})})
         response = conn.getresponse()
         return response.status, response.read()
     finally:

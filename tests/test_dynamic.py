@@ -12,10 +12,31 @@ from typing import Any
 
 import pytest
 from apphost import Claim
+from apphost.config import Config
 from apphost.dynamic import DynamicApps
 from werkzeug.test import Client
 
 from .conftest import Dists, Server, unique
+
+# A tenants plugin: one app per subdomain; three keys misbehave as named.
+TENANTS = """
+import time
+from apphost import Claim
+def make(key):
+    if key == "slow":
+        time.sleep(2)
+    if key == "missing":
+        return None
+    if key == "boom":
+        raise RuntimeError("tenant db down")
+    body = key.encode()
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+    return app
+def apphost_claim_routes():
+    return Claim(factory=make, subdomain="*")
+"""
 
 
 def text_app(body: str) -> Any:
@@ -58,20 +79,7 @@ def test_made_once_under_concurrent_first_requests() -> None:
 
 def test_the_gauge_follows_what_is_kept(dists: Dists) -> None:
     mod = unique("gauge")
-    src = """
-from apphost import Claim
-def make(key):
-    if key == "none":
-        return None
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Length", "2")])
-        return [b"ok"]
-    return app
-def apphost_claim_routes():
-    return Claim(factory=make, subdomain="*")
-"""
-    dists.add("g-dist", plugins={"g": mod}, modules={mod: src})
-    from apphost.config import Config
+    dists.add("g-dist", plugins={"g": mod}, modules={mod: TENANTS})
 
     host = dists.host(Config(server_name="example.com", max_dynamic_apps=2))
     client = Client(host.app)
@@ -84,7 +92,7 @@ def apphost_claim_routes():
 
     assert client.get("/", headers={"Host": "a.example.com"}).status_code == 200
     assert kept() == "*.example.com 1.0"
-    for label in ("b", "c", "none"):
+    for label in ("b", "c", "missing"):
         client.get("/", headers={"Host": f"{label}.example.com"})
     assert kept() == "*.example.com 2.0"  # bounded; None is not kept
 
@@ -128,19 +136,7 @@ def test_non_callable_result_is_an_error() -> None:
 
 def test_rss_flat_across_100k_random_subdomains(dists: Dists) -> None:
     mod = unique("tenants")
-    src = """
-from apphost import Claim
-def make(key):
-    body = key.encode()
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Length", str(len(body)))])
-        return [body]
-    return app
-def apphost_claim_routes():
-    return Claim(factory=make, subdomain="*")
-"""
-    dists.add("t-dist", plugins={"t": mod}, modules={mod: src})
-    from apphost.config import Config
+    dists.add("t-dist", plugins={"t": mod}, modules={mod: TENANTS})
 
     host = dists.host(Config(server_name="example.com", max_dynamic_apps=256))
     dispatcher = host.dispatcher
@@ -178,29 +174,9 @@ def rss_kb() -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
-SLOW = """
-import time
-from apphost import Claim
-def make(key):
-    if key == "slow":
-        time.sleep(2)
-    if key == "missing":
-        return None
-    if key == "boom":
-        raise RuntimeError("tenant db down")
-    body = key.encode()
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Length", str(len(body)))])
-        return [body]
-    return app
-def apphost_claim_routes():
-    return Claim(factory=make, subdomain="*")
-"""
-
-
 def test_slow_factory_blocks_no_other_key_live(dists: Dists, serve: Any) -> None:
     mod = unique("slowtenants")
-    dists.add("slow-dist", plugins={"slow": mod}, modules={mod: SLOW})
+    dists.add("slow-dist", plugins={"slow": mod}, modules={mod: TENANTS})
     env = {"PYTHONPATH": str(dists.root), "APPHOST_LOAD_PLUGINS": "slow-dist"}
     server: Server = serve("--threads", "4", env=env)
     slow_result: list[Any] = []
@@ -226,6 +202,5 @@ def test_slow_factory_blocks_no_other_key_live(dists: Dists, serve: Any) -> None
 
 def test_dynamic_via_client(dists: Dists) -> None:
     host = dists.host()
-    host.config  # noqa: B018
     assert Client(host.dispatcher).get("/x").status_code == 404
     assert Claim(factory=text_app, path="/u/*").factory is text_app

@@ -12,7 +12,6 @@ counts (``-rP`` shows them):
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Dists, Start, unique
-from .live import HELLO, Load, Served, free_port
+from .live import HELLO, Load, Served, free_port, get
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or next(
@@ -110,15 +109,7 @@ class Nginx:
         return path.read_text() if path.exists() else ""
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=10, source_address=(CLIENT, 0)
-        )
-        try:
-            conn.request("GET", path, headers={"Host": HOST, **(headers or {})})
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        return get(self.port, path, HOST, headers, source=CLIENT)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGQUIT)  # graceful
@@ -132,14 +123,18 @@ class Nginx:
 @pytest.fixture
 def proxied(start: Start, site: Dists, tmp_path: Path) -> Iterator[tuple[Nginx, dict[int, Served]]]:
     """nginx and two instances; ``instances`` maps port -> the instance serving it now."""
-    mod = unique("px_whoami")
-    site.add("px-whoami", apps={"whoami": f"{mod}:app"}, modules={mod: WHOAMI})
+    _add_whoami(site)
     ports = [free_port(), free_port()]
     instances = {port: _instance(start, port) for port in ports}
     (tmp_path / "nginx").mkdir()
     nginx = Nginx(tmp_path / "nginx", ports)
     yield nginx, instances
     nginx.stop()
+
+
+def _add_whoami(site: Dists) -> None:
+    mod = unique("px_whoami")
+    site.add("px-whoami", apps={"whoami": f"{mod}:app"}, modules={mod: WHOAMI})
 
 
 def _instance(start: Start, port: int) -> Served:
@@ -180,24 +175,16 @@ def test_requests_spread_and_carry_the_client_address(
     assert logged and all(f"apphost.access: {CLIENT} - " in line for line in logged)
 
 
-def _whoami(port: int, source: str, headers: dict[str, str]) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
-    try:
-        conn.request("GET", "/whoami", headers={"Host": HOST, **headers})
-        return conn.getresponse().read().decode()
-    finally:
-        conn.close()
-
-
 def test_only_the_trusted_proxy_is_believed(start: Start, site: Dists) -> None:
-    mod = unique("px_whoami")
-    site.add("px-whoami", apps={"whoami": f"{mod}:app"}, modules={mod: WHOAMI})
+    _add_whoami(site)
     port = _instance(start, free_port()).port
     forwarded = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
     # From trusted_proxy (127.0.0.1), as nginx would send it: the client and scheme are taken.
-    assert _whoami(port, "127.0.0.1", forwarded).endswith("remote_addr=198.51.100.7 scheme=https")
+    answer = get(port, "/whoami", HOST, forwarded, source="127.0.0.1")[1].decode()
+    assert answer.endswith("remote_addr=198.51.100.7 scheme=https")
     # From anybody else, the same headers are dropped before the app.
-    assert _whoami(port, CLIENT, forwarded).endswith(f"remote_addr={CLIENT} scheme=http")
+    answer = get(port, "/whoami", HOST, forwarded, source=CLIENT)[1].decode()
+    assert answer.endswith(f"remote_addr={CLIENT} scheme=http")
 
 
 def test_rolling_restart_behind_nginx_loses_no_request(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import logging
 import re
@@ -96,10 +95,8 @@ def test_local_under_waitress_sees_the_proxy_headers_it_drops(
     """waitress removes X-Forwarded-For from an untrusted peer; the page still refuses."""
     server = serve()
     assert get(server.port, "/_apphost/routes")[0] == 200
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    conn.request("GET", "/_apphost/routes", headers={"X-Forwarded-For": "198.51.100.7"})
-    assert conn.getresponse().status == 403
-    conn.close()
+    forwarded = {"X-Forwarded-For": "198.51.100.7"}
+    assert get(server.port, "/_apphost/routes", headers=forwarded)[0] == 403
 
 
 def test_metrics_count_by_app_and_status_class(dists: Dists) -> None:
