@@ -48,9 +48,10 @@ from _common import (
     table,
     target,
 )
-from apphost.apps import AppInfo, LazyApp
-from apphost.claims import Claim, normalize
-from apphost.routing import Dispatcher, build_table
+from apphost.plugins.loading import AppInfo, LazyApp
+from apphost.routing.claims import Claim, Claimant, Source, normalize
+from apphost.routing.dispatcher import Dispatcher
+from apphost.routing.table import build_table
 from paste.urlmap import URLMap
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -100,7 +101,7 @@ def build_apphost(n: int, with_host: bool, app: WSGIApp) -> WSGIApp:
             path=claim_path(i, n),
             host=claim_host(i, n) if with_host else None,
         )
-        routes.append(normalize(claim, "bench", (1, 0), SERVER_NAME))
+        routes.append(normalize(claim, Claimant(Source.PLUGIN, "bench", "bench==0"), SERVER_NAME))
     table_, conflicts = build_table(routes, SERVER_NAME, lambda route: app)
     assert not conflicts
     return cast(WSGIApp, Dispatcher(table_))

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from apphost.cli import _setup_logging
     from apphost.config import Config
     from apphost.host import Host
-    from apphost.observe import Metrics, Observer
+    from apphost.web.observe import Metrics, Observer
 
     with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
         log_path = Path(tmp) / "stderr.log"

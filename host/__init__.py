@@ -1,10 +1,13 @@
-"""apphost: host pluggable WSGI apps. Plugins import ``hookimpl``, ``Claim`` and ``app_factory``."""
+"""apphost: host pluggable WSGI apps. Plugins import ``hookimpl``, ``Claim`` and ``app_factory``.
 
-from .apps import AppInfo, app_factory
-from .claims import Claim
+Importing this package loads neither waitress, click, prometheus_client nor the
+status pages: a plugin's ``from apphost import Claim`` stays cheap.
+"""
+
+from .api import AppInfo, HostView, Problem, ProblemKind, Status, app_factory
 from .errors import ApphostError, ClaimError, ConfigError, ConflictError, PluginError, StrictError
 from .hookspecs import hookimpl
-from .host import HostView
+from .routing.claims import Claim
 
 __version__ = "0.1.0"
 
@@ -17,6 +20,9 @@ __all__ = [
     "ConflictError",
     "HostView",
     "PluginError",
+    "Problem",
+    "ProblemKind",
+    "Status",
     "StrictError",
     "__version__",
     "app_factory",

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from .config import Config, load_config
 from .errors import ApphostError
@@ -33,7 +34,7 @@ verbose_option = click.option(
 
 
 def _setup_logging(verbose: bool) -> None:
-    from .logs import stderr_handler
+    from .serving.logs import stderr_handler
 
     # On the root logger, for apphost's loggers and waitress's ("waitress") alike.
     if not logging.root.handlers:  # else logging is set up already: leave it
@@ -110,9 +111,8 @@ def serve_command(
     serve: SIGHUP reloads plugins (installed, upgraded, removed) with no
     request lost; SIGTERM or Ctrl-C drains and stops.
     """
-    from .server import make_server, run
-    from .supervisor import supervise
-    from .worker import Worker, command_line
+    from .serving.supervisor import supervise
+    from .serving.worker import Worker
 
     _setup_logging(verbose)
     worker = None
@@ -128,10 +128,14 @@ def serve_command(
         )
         if worker is None:
             if reload:
-                from .reloader import watch
+                from .serving.reloader import watch
 
                 watch()
             sys.exit(supervise(config, command_line(click.get_current_context())))
+        # Only here, in a worker: the supervisor must not import prometheus_client
+        # before it has set PROMETHEUS_MULTIPROC_DIR.
+        from .serving.server import make_server, run
+
         host = Host.build(config, disable=disable)
         if strict:
             host.strict()
@@ -160,8 +164,8 @@ def routes_command(
 
     Only hook modules are imported, never the apps themselves.
     """
-    from .report import route_rows
-    from .routing import explain
+    from .routing.explain import explain
+    from .web.report import route_rows
 
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
@@ -187,7 +191,7 @@ def routes_command(
 @disable_option
 def plugins_command(as_json: bool, config_path: str | None, disable: tuple[str, ...]) -> None:
     """Import every plugin and app and show each one's distribution and status."""
-    from .report import plugin_rows
+    from .web.report import plugin_rows
 
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
@@ -254,3 +258,23 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     for row in cells:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
+
+
+def command_line(ctx: click.Context) -> list[str]:
+    """``python -m apphost serve`` with the options ``ctx`` was given (not its defaults).
+
+    Not ``sys.argv``, which is someone else's when the CLI runs in process.
+    """
+    args = [sys.executable, "-m", "apphost", ctx.info_name or "serve"]
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) not in given:
+            continue
+        value, opt = ctx.params[param.name], max(param.opts, key=len)
+        if param.is_flag:
+            args += [opt] if value else param.secondary_opts[:1]
+        else:
+            args += [f"{opt}={v}" for v in (value if param.multiple else [value])]
+    return args

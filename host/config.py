@@ -23,9 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, get_type_hints
 
-from .claims import Claim
 from .errors import ConfigError
-from .hosts import parse_host, to_ascii
+from .routing.claims import Claim
+from .routing.hosts import parse_host, to_ascii
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,6 +1,15 @@
-"""The exception tree: every error a user can cause says what is wrong and where."""
+"""The exception tree: every error a user can cause says what is wrong and where.
+
+Errors carry what they are about, as pluggy's ``PluginValidationError(plugin,
+message)`` and werkzeug's ``DuplicateRuleError(existing, duplicate)`` do.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .api import Problem
 
 
 class ApphostError(Exception):
@@ -13,19 +22,30 @@ class ConfigError(ApphostError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"config {key}: {message}")
         self.key = key
-
-
-class PluginError(ApphostError):
-    """A plugin, app entry point or claim is broken; ``where`` names which one."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}")
-        self.where = where
         self.message = message
 
 
-class ClaimError(PluginError):
-    """A claim is malformed; ``where`` names its claimant and the claim."""
+class PluginError(ApphostError):
+    """A plugin, app entry point or hook is broken; ``where`` names which one.
+
+    ``plugin`` is the plugin's entry point name when a plugin's hook is at
+    fault, else None (an app's own entry point).
+    """
+
+    def __init__(self, where: str, message: str, plugin: str | None = None) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+        self.plugin = plugin
+
+
+class ClaimError(ApphostError):
+    """A claim is malformed: ``claim`` is what was returned, ``message`` what is wrong."""
+
+    def __init__(self, claim: object, message: str) -> None:
+        super().__init__(message)
+        self.claim = claim
+        self.message = message
 
 
 class ConflictError(ApphostError):
@@ -41,8 +61,14 @@ class ConflictError(ApphostError):
 class StrictError(ApphostError):
     """``--strict`` refused to start; ``problems`` lists every reason."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         super().__init__(
             "refusing to start (--strict):\n" + "\n".join(f"  - {p}" for p in problems)
         )
         self.problems = problems
+
+
+def describe(exc: BaseException) -> str:
+    """``ExcType: message``, the short form used in reports."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -11,7 +11,8 @@ registered at all, and the other plugins carry on.
 Every hook receives ``apphost``, a read-only view of the running host:
 
 - ``apphost.apps``: name -> ``AppInfo`` (``.dist``, ``.version``,
-  ``.entry_point``, ``.status``: ``"not loaded"``, ``"ok"`` or ``"failed: why"``)
+  ``.entry_point``, ``.status``: a ``Status``, ``"not loaded"``, ``"ok"`` or
+  ``"failed"``, and ``.why`` when it failed)
 - ``apphost.config``: the parsed ``Config`` (``apphost.config.apps["blog"]`` is
   the ``[apps.blog]`` table)
 - ``apphost.server_name``: the name subdomain claims are relative to.
@@ -31,8 +32,8 @@ import pluggy
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-    from .claims import Claim
-    from .host import HostView
+    from .api import HostView
+    from .routing.claims import Claim
 
 hookspec = pluggy.HookspecMarker("apphost")
 hookimpl = pluggy.HookimplMarker("apphost")

@@ -1,8 +1,8 @@
-"""``Host``: discovery, claims and routing put together; what the CLI and servers run.
+"""``Host``: discovery, plugins, claims and routing composed; what the CLI and servers run.
 
     host = Host.build(load_config())
-    host.dispatcher             # the WSGI app to serve
-    host.problems               # every problem found, as messages naming where
+    host.dispatcher             # the router (a WSGI app); apphost.web.stack wraps it to serve
+    host.problems               # every Problem found so far, each naming where
     host.rebuild()              # re-collect claims and swap the route table
 
 Hooks see the host through ``HostView`` (``apphost.apps``, ``.config``,
@@ -12,40 +12,32 @@ Hooks see the host through ``HostView`` (``apphost.apps``, ``.config``,
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import types
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import importlib_metadata
 import pluggy
 
-from .apps import DEBUG_KEY, UNAVAILABLE, AppInfo, LazyApp, describe, guarded, is_app_factory
-from .claims import Claim, Route, normalize
+from .api import AppInfo, HostView, Problem, ProblemKind, Status
 from .config import Config
-from .discovery import PluginInfo, call_each, dist_of, make_plugin_manager, register_plugins, scan
-from .dynamic import DynamicApps
-from .errors import PluginError, StrictError
-from .routing import Dispatcher, RouteTable, build_table
-from .status import status_pages
+from .errors import ClaimError, PluginError, StrictError, describe
+from .plugins.discovery import dist_of, scan
+from .plugins.loading import LazyApp, guarded, load_app, wrap_app
+from .plugins.manager import PluginInfo, call_each, make_plugin_manager, register_plugins
+from .routing.claims import Claim, Claimant, Route, Source, normalize
+from .routing.dispatcher import Dispatcher
+from .routing.dynamic import DynamicApps
+from .routing.refusals import UNAVAILABLE
+from .routing.table import RouteTable, build_table
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
 
-    from .observe import Metrics
+    from .web.observe import Metrics
 
 log = logging.getLogger("apphost")
-
-
-@dataclass(frozen=True, slots=True)
-class HostView:
-    """The running host as hooks see it: read-only."""
-
-    apps: Mapping[str, AppInfo]
-    config: Config
-    server_name: str
+IMPLICIT = Claimant(Source.IMPLICIT, "implicit mount")
 
 
 class Host:
@@ -54,47 +46,30 @@ class Host:
     def __init__(
         self, config: Config, pm: pluggy.PluginManager, plugins: dict[str, PluginInfo]
     ) -> None:
+        from .web.pages import own_pages
+
         self.config = config
         self.pm = pm
         self.plugins = plugins
         self.apps: dict[str, LazyApp] = {}
-        self.load_problems: list[str] = []  # from discovery and plugin import
-        self.problems: list[str] = []  # load_problems and those of the last rebuild
+        self.load_problems: list[Problem] = []  # from discovery and plugin import
+        self.problems: list[Problem] = []  # load_problems and those of the last rebuild
         self.routes: list[Route] = []
         self.view = HostView(_InfoView(self.apps), config, config.server_name)
         self.dispatcher = Dispatcher(
             RouteTable(config.server_name),
             allowed_hosts=config.allowed_hosts,
             allow_encoded_slashes=config.allow_encoded_slashes,
-            own={
-                "/_apphost/health": self.health,
-                **status_pages(self, config.status_page),
-            },
+            own=own_pages(self),
         )
         self.draining = False
 
     # Made on first use: ``routes``, ``check`` and ``plugins`` never import prometheus_client.
     @functools.cached_property
     def metrics(self) -> Metrics:
-        from .observe import Metrics
+        from .web.observe import Metrics
 
         return Metrics()
-
-    @functools.cached_property
-    def app(self) -> WSGIApplication:
-        """What a server runs: the dispatcher, observed (access log, metrics)."""
-        from .observe import Observer
-
-        app = Observer(self.dispatcher, access_log=self.config.access_log, metrics=self.metrics)
-        if not self.config.debug:
-            return app
-        from werkzeug.debug import DebuggedApplication
-
-        def debug_passthrough(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
-            environ[DEBUG_KEY] = True  # app errors reach the debugger instead of a bare 500
-            return app(environ, start_response)
-
-        return DebuggedApplication(debug_passthrough, evalex=True)
 
     @classmethod
     def build(
@@ -114,68 +89,38 @@ class Host:
         host = cls(config, pm, plugins)
         host.load_problems = found.problems + problems
         for ep in found.apps:
-            dist, version = dist_of(ep)
-            info = AppInfo(ep.name, dist, version, ep.value)
-            if ep.name in host.apps:
-                other = host.apps[ep.name].info
-                msg = (
-                    f"app name {ep.name!r} is advertised by both {other.dist}=={other.version}"
-                    f" and {dist}=={version}; it answers 503 until one is removed or disabled"
-                    " (APPHOST_DISABLE_PLUGINS)"
-                )
-                other.status = f"failed: {msg}"
-                host.apps[ep.name] = LazyApp(other, _raiser(PluginError(f"app {ep.name!r}", msg)))
-            else:
-                host.apps[ep.name] = LazyApp(info, host._loader(ep, info))
+            host._add_app(ep)
         for name in config.apps:
             if name not in host.apps:
                 host.load_problems.append(
-                    f"config [apps.{name}]: no installed app is named {name!r}"
+                    Problem(
+                        ProblemKind.CONFIG,
+                        f"apps.{name}",
+                        f"config [apps.{name}]: no installed app is named {name!r}",
+                    )
                 )
         host.rebuild()
         return host
 
-    # -- loading ---------------------------------------------------------------
-
-    def _loader(self, ep: importlib_metadata.EntryPoint, info: AppInfo) -> Any:
-        where = f"{info.label}, entry point '{ep.name} = {ep.value}'"
-
-        def load() -> WSGIApplication:
-            try:
-                obj = ep.load()
-            except Exception as exc:
-                raise PluginError(where, f"import failed: {describe(exc)}") from exc
-            if is_app_factory(obj):
-                app = obj(dict(self.config.apps.get(info.name, {})))
-                if not callable(app):
-                    raise PluginError(where, f"the factory returned {app!r}, not a WSGI app")
-            elif isinstance(obj, types.ModuleType):
-                raise PluginError(where, "names a module, not a WSGI app: use 'module:attribute'")
-            elif not callable(obj):
-                raise PluginError(where, f"{obj!r} is not callable, so not a WSGI app")
-            else:
-                app = obj
-            return self.wrap(info.name, app)
-
-        return load
+    def _add_app(self, ep: importlib_metadata.EntryPoint) -> None:
+        dist, version = dist_of(ep)
+        info = AppInfo(ep.name, dist, version, ep.value)
+        other = self.apps.get(ep.name)
+        if other is None:
+            config = self.config.apps.get(ep.name, {})
+            self.apps[ep.name] = LazyApp(info, lambda: load_app(ep, info, config, self.wrap))
+            return
+        # Two distributions, one name: neither may serve it (which one would be a guess).
+        first = other.info
+        other.fail(
+            f"app name {ep.name!r} is advertised by both {first.dist}=={first.version}"
+            f" and {dist}=={version}; it answers 503 until one is removed or disabled"
+            " (APPHOST_DISABLE_PLUGINS)"
+        )
 
     def wrap(self, name: str, app: WSGIApplication) -> WSGIApplication:
         """Apply every ``apphost_wrap_app`` impl in call order; raise if one fails."""
-        for plugin, call in call_each(self.pm, "apphost_wrap_app"):
-            try:
-                wrapped = call(apphost=self.view, name=name, app=app)
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {plugin!r} apphost_wrap_app({name!r})", describe(exc)
-                ) from exc
-            if wrapped is not None:
-                if not callable(wrapped):
-                    raise PluginError(
-                        f"plugin {plugin!r} apphost_wrap_app({name!r})",
-                        f"returned {wrapped!r}, not a WSGI app",
-                    )
-                app = wrapped
-        return app
+        return wrap_app(self.pm, self.view, name, app)
 
     def load_all(self) -> None:
         """Import every app now (``check`` and ``plugins`` report what fails)."""
@@ -184,83 +129,95 @@ class Host:
 
     # -- claims and the table -------------------------------------------------
 
-    def collect_routes(self) -> tuple[list[Route], list[str]]:
+    def collect_routes(self) -> tuple[list[Route], list[Problem]]:
         """Every valid route from the config, the plugins and implicit mounts; and the problems."""
         routes: list[Route] = []
-        problems: list[str] = []
+        problems: list[Problem] = []
         for i, claim in enumerate(self.config.claims):
-            claimant = f"config [[claims]] #{i + 1} ({self.config.source})"
-            self._add(routes, problems, claim, claimant, 2)
+            claimant = Claimant(Source.CONFIG, f"[[claims]] #{i + 1} ({self.config.source})")
+            self._add(routes, problems, claim, claimant)
         for plugin, call in call_each(self.pm, "apphost_claim_routes"):
             info = self.plugins.get(plugin)
-            claimant = info.label if info else f"plugin {plugin!r}"
+            dist = info.distribution if info else ""
+            claimant = Claimant(Source.PLUGIN, plugin, dist)
             try:
                 result = call(apphost=self.view)
                 claims = [result] if isinstance(result, Claim) else list(result or ())
             except Exception as exc:
                 log.debug("apphost_claim_routes of %s", claimant, exc_info=True)
                 problems.append(
-                    f"{claimant}: apphost_claim_routes raised {describe(exc)}; its claims are dropped"
+                    Problem(
+                        ProblemKind.PLUGIN,
+                        plugin,
+                        f"{claimant}: apphost_claim_routes raised {describe(exc)};"
+                        " its claims are dropped",
+                        plugin,
+                        dist or None,
+                    )
                 )
                 if info:
-                    info.status = f"failed: apphost_claim_routes raised {describe(exc)}"
+                    info.fail(f"apphost_claim_routes raised {describe(exc)}")
                 continue
             for claim in claims:
-                self._add(routes, problems, claim, claimant, 1)
-        failed_dists = {p.dist for p in self.plugins.values() if p.status != "ok"}
+                self._add(routes, problems, claim, claimant)
+        failed_dists = {p.dist for p in self.plugins.values() if p.status is not Status.OK}
         named = {r.claim.app for r in routes if isinstance(r.claim.app, str)}
         for name, lazy in self.apps.items():
             if name not in named and lazy.info.dist not in failed_dists:
+                path = "/" + name.encode("utf-8").decode("latin-1")  # a WSGI string
                 routes.append(
                     Route(
-                        "any",
-                        "",
-                        "/" + _wsgi(name),
-                        False,
-                        Claim(app=name),
-                        "implicit mount",
-                        (0, 0),
+                        host_kind="any",
+                        host_key="",
+                        path=path,
+                        path_wild=False,
+                        claim=Claim(app=name),
+                        claimant=IMPLICIT,
                     )
                 )
         return routes, problems
 
     def _add(
-        self, routes: list[Route], problems: list[str], claim: object, claimant: str, source: int
+        self, routes: list[Route], problems: list[Problem], claim: object, claimant: Claimant
     ) -> None:
         try:
-            route = normalize(
-                claim, claimant, (source, getattr(claim, "priority", 0)), self.config.server_name
-            )
+            route = normalize(claim, claimant, self.config.server_name)
             if isinstance(route.claim.app, str) and route.claim.app not in self.apps:
-                raise ValueError(f"no installed app is named {route.claim.app!r}")
-        except ValueError as exc:
-            problems.append(f"{claimant}: invalid claim {claim!r}: {exc}")
+                raise ClaimError(claim, f"no installed app is named {route.claim.app!r}")
+        except ClaimError as exc:
+            plugin = claimant.name if claimant.source is Source.PLUGIN else None
+            problems.append(
+                Problem(
+                    ProblemKind.CLAIM,
+                    str(claimant),
+                    f"{claimant}: invalid claim {claim!r}: {exc.message}",
+                    plugin,
+                    claimant.distribution or None,
+                )
+            )
             return
         routes.append(route)
 
-    def _resolve(self, route: Route) -> WSGIApplication:
-        claim = route.claim
+    def _resolve(self, route: Route) -> WSGIApplication | DynamicApps:
+        claim, claimant = route.claim, route.claimant
         if claim.factory is not None:
-            plugin = next((n for n, p in self.plugins.items() if p.label == route.claimant), "")
 
             def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
                 # The name the hookspec documents for apps made by a factory claim.
-                return guarded(self.wrap(f"{plugin}[{key}]", app), f"{route.claimant} [{key}]")
+                return guarded(self.wrap(f"{claimant.name}[{key}]", app), f"{claimant} [{key}]")
 
-            return DynamicApps(  # type: ignore[return-value]
+            return DynamicApps(
                 claim.factory,
-                route.claimant,
+                str(claimant),
                 self.config.max_dynamic_apps,
                 wrap,
                 on_size=functools.partial(self._count_dynamic, route.describe()),
             )
         if isinstance(claim.app, str):
             return self.apps[claim.app]
-        assert claim.app is not None
+        app: WSGIApplication = claim.app  # type: ignore[assignment]  # normalize checked it
         try:
-            return guarded(
-                self.wrap(getattr(claim.app, "__name__", route.claimant), claim.app), route.claimant
-            )
+            return guarded(self.wrap(getattr(app, "__name__", str(claimant)), app), str(claimant))
         except PluginError as exc:
             log.warning("%s", exc)
             return UNAVAILABLE
@@ -274,15 +231,28 @@ class Host:
         routes, problems = self.collect_routes()
         table, conflicts = build_table(routes, self.config.server_name, self._resolve)
         self.routes = routes
-        self.problems = self.load_problems + problems + [str(c) for c in conflicts]
+        self.problems = [
+            *self.load_problems,
+            *problems,
+            *(Problem(ProblemKind.CONFLICT, c.route, str(c)) for c in conflicts),
+        ]
         self.dispatcher.table = table
         for problem in self.all_problems():
             log.warning("%s", problem)
         return table
 
-    def all_problems(self) -> list[str]:
+    def all_problems(self) -> list[Problem]:
         """The problems of the last build and of every app that failed to load so far."""
-        failed = [f"{a.info.label}: {a.info.status}" for a in self.apps.values() if a.info.failed]
+        failed = [
+            Problem(
+                ProblemKind.APP,
+                a.info.name,
+                f"{a.info.label}: {a.info.state}",
+                distribution=f"{a.info.dist}=={a.info.version}",
+            )
+            for a in self.apps.values()
+            if a.info.failed
+        ]
         return self.problems + failed
 
     def strict(self) -> None:
@@ -301,7 +271,9 @@ class Host:
                 call(apphost=self.view)
             except Exception as exc:
                 self.shutdown()
-                raise PluginError(f"plugin {plugin!r} apphost_startup", describe(exc)) from exc
+                raise PluginError(
+                    f"plugin {plugin!r} apphost_startup", describe(exc), plugin
+                ) from exc
 
     def shutdown(self) -> None:
         """Run every ``apphost_shutdown`` impl; log, never raise, what fails."""
@@ -310,36 +282,6 @@ class Host:
                 call(apphost=self.view)
             except Exception:
                 log.exception("plugin %r apphost_shutdown raised", plugin)
-
-    def health(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-        """``/_apphost/health``: 200 and every app's status; 503 while draining."""
-        body = json.dumps(
-            {
-                "status": "draining" if self.draining else "ok",
-                "apps": {n: a.info.status for n, a in self.apps.items()},
-            }
-        ).encode()
-        status = "503 Service Unavailable" if self.draining else "200 OK"
-        start_response(
-            status,
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", "no-store"),
-            ],
-        )
-        return [body]
-
-
-def _wsgi(text: str) -> str:
-    return text.encode("utf-8").decode("latin-1")
-
-
-def _raiser(exc: Exception) -> Any:
-    def load() -> WSGIApplication:
-        raise exc
-
-    return load
 
 
 class _InfoView(Mapping[str, AppInfo]):

@@ -202,7 +202,7 @@ import urllib.request
 
 import pytest
 from apphost.host import Host
-from apphost.pytest_plugin import ClientFactory, HostFactory, ServerFactory
+from apphost.testing import ClientFactory, HostFactory, ServerFactory
 
 from $package import app, hooks
 

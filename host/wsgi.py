@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .config import load_config
 from .host import Host
+from .web.stack import request_stack
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -30,7 +31,7 @@ def make_application() -> WSGIApplication:
     host = Host.build(load_config())
     host.startup()
     atexit.register(host.shutdown)
-    return host.app
+    return request_stack(host)
 
 
 application = make_application()

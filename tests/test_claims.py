@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apphost.claims import Claim, Route, normalize
+from apphost.errors import ClaimError
+from apphost.routing.claims import Claim, Claimant, Route, Source, normalize
 
 
 def app(environ: Any, start_response: Any) -> list[bytes]:
@@ -18,7 +19,7 @@ def factory(key: str) -> Any:
 
 
 def route(claim: object, server_name: str = "example.com") -> Route:
-    return normalize(claim, "plugin test", (1, 0), server_name)
+    return normalize(claim, Claimant(Source.PLUGIN, "test", "t==1"), server_name)
 
 
 @pytest.mark.parametrize(
@@ -108,15 +109,17 @@ def test_subdomain_star_and_host_star_are_one_route() -> None:
     ],
 )
 def test_invalid(claim: object, message: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ClaimError) as info:
         route(claim)
     assert message in str(info.value)
 
 
 def test_route_records_claim_claimant_and_rank() -> None:
     claim = Claim(app="a", path="/x", priority=3)
-    r = normalize(claim, "config [[claims]] #1", (2, 3), "example.com")
-    assert (r.claim, r.claimant, r.rank) == (claim, "config [[claims]] #1", (2, 3))
+    claimant = Claimant(Source.CONFIG, "[[claims]] #1 (apphost.toml)")
+    r = normalize(claim, claimant, "example.com")
+    assert (r.claim, r.claimant, r.rank) == (claim, claimant, (2, claim.priority))
+    assert str(r.claimant) == "config [[claims]] #1 (apphost.toml)"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from apphost import Claim
 from apphost.config import Config
-from apphost.dynamic import DynamicApps
+from apphost.routing.dynamic import DynamicApps
+from apphost.web.stack import request_stack
 from werkzeug.test import Client
 
 from .conftest import Dists, Server, unique
@@ -82,7 +83,7 @@ def test_the_gauge_follows_what_is_kept(dists: Dists) -> None:
     dists.add("g-dist", plugins={"g": mod}, modules={mod: TENANTS})
 
     host = dists.host(Config(server_name="example.com", max_dynamic_apps=2))
-    client = Client(host.app)
+    client = Client(request_stack(host))
 
     def kept() -> str:
         text = host.metrics.exposition().decode()
@@ -165,7 +166,7 @@ def test_rss_flat_across_100k_random_subdomains(dists: Dists) -> None:
     burst(90_000)
     growth_mb = (rss_kb() - before) / 1024
     entry = next(e for e in dispatcher.table.entries if e.route.claim.factory is not None)
-    assert len(entry.app) == 256  # type: ignore[arg-type]
+    assert entry.dynamic is not None and len(entry.dynamic) == 256
     assert growth_mb < 20, f"RSS grew {growth_mb:.1f} MB over 90k new subdomains"
 
 

@@ -66,5 +66,5 @@ def test_same_distribution_twice_on_path(tmp_path: Path, monkeypatch: Any) -> No
     assert host.apps["twice"].info.version == "1.0"
     assert any(
         "twice-dist is installed twice on sys.path (1.0 and 2.0); using 1.0" in p
-        for p in host.problems
+        for p in map(str, host.problems)
     )

@@ -57,7 +57,7 @@ def test_app_import_error_is_named_and_isolated(
     assert get(host, "/broken/")[0] == 503
     info = host.apps["broken"].info
     assert (
-        info.status
+        info.state
         == f"failed: PluginError: app 'broken' (broken-dist==2.3), entry point 'broken = {mod}:app': import failed: RuntimeError: boom at import"
     )
     assert any(
@@ -79,9 +79,10 @@ def test_plugin_import_error_leaves_other_plugins(dists: Dists) -> None:
         },
     )
     host = dists.host()
-    assert host.plugins["bad"].status.startswith("failed: ModuleNotFoundError")
+    assert host.plugins["bad"].state.startswith("failed: ModuleNotFoundError")
     assert any(
-        "plugin 'bad' (bad-hooks==1.0)" in p and "no_such_module_xyz" in p for p in host.problems
+        "plugin 'bad' (bad-hooks==1.0)" in p and "no_such_module_xyz" in p
+        for p in map(str, host.problems)
     )
     assert get(host, "/g2/y") == (200, "hello /g2|/y")
 
@@ -105,7 +106,7 @@ def test_malformed_app_entry_point(dists: Dists, value: str, source: str, expect
     dists.add("mal-dist", apps={"mal": value.format(mod=mod)}, modules={mod: source})
     host = dists.host()
     assert get(host, "/mal")[0] == 503
-    status = host.apps["mal"].info.status
+    status = host.apps["mal"].info.state
     assert "entry point 'mal = " in status and expected in status
     assert_good_serves(host)
 
@@ -128,8 +129,8 @@ def test_bad_factory(dists: Dists, body: str, expected: str) -> None:
     dists.add("fact-dist", apps={"fact": f"{mod}:make"}, modules={mod: source})
     host = dists.host()
     assert get(host, "/fact")[0] == 503
-    assert expected in host.apps["fact"].info.status
-    assert "signature" not in host.apps["fact"].info.status
+    assert expected in host.apps["fact"].info.state
+    assert "signature" not in host.apps["fact"].info.state
     assert_good_serves(host)
 
 
@@ -153,7 +154,7 @@ def make(config):
 def test_config_for_unknown_app_is_a_problem(dists: Dists) -> None:
     healthy(dists)
     host = dists.host(parse_config({"apps": {"nosuch": {}}}))
-    assert "config [apps.nosuch]: no installed app is named 'nosuch'" in host.problems
+    assert "config [apps.nosuch]: no installed app is named 'nosuch'" in map(str, host.problems)
 
 
 # 4. two distributions, one app name -----------------------------------------------
@@ -166,7 +167,7 @@ def test_duplicate_app_name_names_both(dists: Dists) -> None:
     dists.add("second-dist", version="2.0", apps={"dup": f"{m2}:app"}, modules={m2: HELLO})
     host = dists.host()
     assert get(host, "/dup")[0] == 503
-    status = host.apps["dup"].info.status
+    status = host.apps["dup"].info.state
     assert "first-dist==1.0" in status and "second-dist==2.0" in status
     assert_good_serves(host)
 
@@ -204,8 +205,8 @@ def test_invalid_hookimpl_rejects_whole_plugin(dists: Dists, source: str, expect
     good_claim = "from apphost import Claim\ndef apphost_startup():\n    pass\n"
     dists.add("invalid-dist", plugins={"inv": mod}, modules={mod: good_claim + source})
     host = dists.host()
-    assert host.plugins["inv"].status.startswith("failed:")
-    assert expected in host.plugins["inv"].status
+    assert host.plugins["inv"].state.startswith("failed:")
+    assert expected in host.plugins["inv"].state
     assert not host.pm.has_plugin("inv")
     assert host.pm.hook.apphost_startup.get_hookimpls() == []
     assert_good_serves(host)
@@ -225,7 +226,7 @@ def test_raising_claim_hook_drops_only_its_claims(dists: Dists) -> None:
     host = dists.host()
     assert any(
         "plugin 'raiser' (raiser-dist==1.0): apphost_claim_routes raised KeyError" in p
-        for p in host.problems
+        for p in map(str, host.problems)
     )
     assert_good_serves(host)
 
@@ -240,7 +241,7 @@ def apphost_claim_routes(apphost):
 """
     dists.add("claims-dist", plugins={"cl": mod}, modules={mod: source})
     host = dists.host()
-    problems = "\n".join(host.problems)
+    problems = "\n".join(map(str, host.problems))
     assert (
         "plugin 'cl' (claims-dist==1.0): invalid claim Claim(app='good', path='no-slash'"
         in problems
@@ -262,7 +263,7 @@ def test_claim_naming_unknown_app(dists: Dists) -> None:
         },
     )
     host = dists.host()
-    assert any("no installed app is named 'nope'" in p for p in host.problems)
+    assert any("no installed app is named 'nope'" in p for p in map(str, host.problems))
 
 
 def test_conflict_names_both_and_answers_503(dists: Dists) -> None:
@@ -272,7 +273,7 @@ def test_conflict_names_both_and_answers_503(dists: Dists) -> None:
     dists.add("a-dist", plugins={"a": a}, modules={a: src})
     dists.add("b-dist", plugins={"b": b}, modules={b: src})
     host = dists.host()
-    conflict = [p for p in host.problems if "claimed twice" in p]
+    conflict = [p for p in map(str, host.problems) if "claimed twice" in p]
     assert len(conflict) == 1
     assert "route /same is claimed twice" in conflict[0]
     assert "plugin 'a' (a-dist==1.0)" in conflict[0] and "plugin 'b' (b-dist==1.0)" in conflict[0]
@@ -306,7 +307,7 @@ def test_explicit_claim_beats_implicit_mount(dists: Dists) -> None:
     config = parse_config({"claims": [{"app": "other", "path": "/good"}]})
     host = dists.host(config)
     assert get(host, "/good") == (200, "other /good|")
-    assert not [p for p in host.problems if "claimed twice" in p]
+    assert not [p for p in map(str, host.problems) if "claimed twice" in p]
 
 
 def test_apps_of_a_failed_plugin_are_not_auto_mounted(dists: Dists) -> None:
@@ -319,7 +320,7 @@ def test_apps_of_a_failed_plugin_are_not_auto_mounted(dists: Dists) -> None:
     )
     host = dists.host()
     assert get(host, "/half")[0] == 404
-    assert any("hooks broken" in p for p in host.problems)
+    assert any("hooks broken" in p for p in map(str, host.problems))
 
 
 # 8. wrappers fail closed ----------------------------------------------------------
@@ -339,8 +340,8 @@ def test_failing_wrapper_fails_closed(dists: Dists, body: str, expected: str) ->
     dists.add("wrap-dist", plugins={"wrap": mod}, modules={mod: src})
     host = dists.host()
     assert get(host, "/good")[0] == 503
-    assert expected in host.apps["good"].info.status
-    assert "plugin 'wrap'" in host.apps["good"].info.status
+    assert expected in host.apps["good"].info.state
+    assert "plugin 'wrap'" in host.apps["good"].info.state
 
 
 def test_wrappers_chain_last_called_outermost(dists: Dists) -> None:

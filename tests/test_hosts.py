@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from apphost.hosts import (
+from apphost.routing.hosts import (
     MAX_HOST_LENGTH,
     host_matches,
     host_pattern,

@@ -216,10 +216,21 @@ def test_workers_share_one_set_of_metrics(start: Start, tmp_path: Path) -> None:
         assert get(served.port, "/hello") == (200, HELLO)
 
     def scrape() -> dict[str, float]:
-        status, body = get(served.port, "/_apphost/metrics")
-        assert status == 200
-        lines = body.decode().splitlines()
-        return {k: float(v) for k, _, v in (ln.rpartition(" ") for ln in lines if ln[:1] != "#")}
+        """The metrics once only the scrape itself is in flight.
+
+        A request counts as in flight until the server has closed its body, a
+        moment after the client has read the last byte: the previous request
+        may still be finishing, so scrape again (a few ms) until it has.
+        """
+        deadline = time.monotonic() + 5
+        while True:
+            status, body = get(served.port, "/_apphost/metrics")
+            assert status == 200
+            lines = body.decode().splitlines()
+            got = {k: float(v) for k, _, v in (ln.rpartition(" ") for ln in lines if ln[:1] != "#")}
+            if got["apphost_requests_in_flight"] == 1 or time.monotonic() > deadline:
+                return got
+            time.sleep(0.01)
 
     hello = 'apphost_requests_total{app="hello",code="2xx"}'
     for _ in range(6):  # 1 in 32 that all six reach the same worker

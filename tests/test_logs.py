@@ -10,7 +10,7 @@ import textwrap
 import threading
 
 import pytest
-from apphost.logs import FORMAT, PIPE_BUF, Formatter, QueuedStreamHandler
+from apphost.serving.logs import FORMAT, PIPE_BUF, Formatter, QueuedStreamHandler
 
 
 def _logger(handler: logging.Handler) -> logging.Logger:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import importlib_metadata
 import pytest
 from apphost import Claim, HostView, StrictError, app_factory
-from apphost.pytest_plugin import ClientFactory, HostFactory, ServerFactory
+from apphost.testing import ClientFactory, HostFactory, ServerFactory
 from apphost_hello import app as hello_app
 from apphost_hello import hooks as hello_hooks
 
@@ -93,7 +93,7 @@ def test_claims_are_a_plugin_and_config_claims_beat_them(
     )
     assert get(apphost_client, host, "/x/1") == (200, "a /x|/1")
     assert get(apphost_client, host, "/other") == (200, "b |/other")
-    claimants = {r.claimant for r in host.routes}
+    claimants = {str(r.claimant) for r in host.routes}
     assert "plugin 'claims' (in-memory==0)" in claimants
 
 
@@ -112,7 +112,7 @@ def test_factory_gets_its_config_table_and_is_mounted_at_its_name(
 def test_problems_are_reported_or_raised_with_strict(apphost_host: HostFactory) -> None:
     claims = [Claim(app="missing", path="/m")]
     host = apphost_host(apps={"a": text_app("a")}, claims=claims)
-    assert any("no installed app is named 'missing'" in p for p in host.problems)
+    assert any("no installed app is named 'missing'" in p for p in map(str, host.problems))
     with pytest.raises(StrictError, match="no installed app is named 'missing'"):
         apphost_host(apps={"a": text_app("a")}, claims=claims, strict=True)
 
@@ -144,7 +144,7 @@ def test_live_server(apphost_host: HostFactory, apphost_server: ServerFactory) -
 
 def test_registered_through_pytest11() -> None:
     (ep,) = importlib_metadata.entry_points(group="pytest11", name="apphost")
-    assert ep.value == "apphost.pytest_plugin"
+    assert ep.value == "apphost.testing"
 
 
 def test_fresh_session_finds_the_fixtures(pytester: pytest.Pytester) -> None:

@@ -15,9 +15,13 @@ from urllib.parse import unquote_to_bytes
 from wsgiref.validate import validator
 
 import pytest
-from apphost.claims import Claim, Route, normalize
-from apphost.dynamic import DynamicApps
-from apphost.routing import Dispatcher, Match, Refusal, build_table, explain, normalize_path
+from apphost.routing.claims import Claim, Claimant, Route, Source, normalize
+from apphost.routing.dispatcher import Dispatcher, Match
+from apphost.routing.dynamic import DynamicApps
+from apphost.routing.explain import explain
+from apphost.routing.paths import normalize_path
+from apphost.routing.refusals import Refusal
+from apphost.routing.table import build_table
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
 if TYPE_CHECKING:
@@ -93,7 +97,7 @@ CLAIMS: list[tuple[Claim, int]] = [
 def resolve(route: Route) -> WSGIApplication:
     claim = route.claim
     if claim.factory is not None:
-        return DynamicApps(claim.factory, route.claimant, 8, lambda name, app: app)  # type: ignore[return-value]
+        return DynamicApps(claim.factory, str(route.claimant), 8, lambda name, app: app)
     assert isinstance(claim.app, str)
     return echo(claim.app)
 
@@ -102,8 +106,9 @@ def make_dispatcher(claims: list[tuple[Claim, int]] = CLAIMS, **options: Any) ->
     routes = [
         normalize(
             claim,
-            f"plugin p{i}" if source == PLUGIN else f"config #{i}",
-            (source, claim.priority),
+            Claimant(Source.PLUGIN, f"p{i}", "d==1")
+            if source == PLUGIN
+            else Claimant(Source.CONFIG, f"#{i}"),
             SERVER_NAME,
         )
         for i, (claim, source) in enumerate(claims)
@@ -308,7 +313,7 @@ def test_factory_failure_is_logged_with_claimant(caplog: pytest.LogCaptureFixtur
         status, body = call(make_dispatcher(), make_environ(H, "/boom/k"))
     assert status == 500
     assert b"RuntimeError" not in body
-    assert "plugin p6" in caplog.text
+    assert "plugin 'p6' (d==1)" in caplog.text
     assert "no app for k" in caplog.text
 
 
@@ -381,7 +386,9 @@ def test_client_drives_the_dispatcher() -> None:
 def test_table_swap_is_seen_by_the_next_request() -> None:
     dispatcher = make_dispatcher()
     assert call(dispatcher, make_environ(H, "/new"))[1].startswith(b'{"app": "root"')
-    routes = [normalize(Claim(app="new", path="/new"), "plugin", (1, 0), SERVER_NAME)]
+    routes = [
+        normalize(Claim(app="new", path="/new"), Claimant(Source.PLUGIN, "p", "d==1"), SERVER_NAME)
+    ]
     dispatcher.table, _ = build_table(routes, SERVER_NAME, resolve)
     assert json.loads(call(dispatcher, make_environ(H, "/new"))[1])["app"] == "new"
     assert call(dispatcher, make_environ(H, "/backend"))[0] == 404
@@ -417,9 +424,9 @@ def test_host_cache_does_not_keep_oversized_hosts() -> None:
     dispatcher = make_dispatcher()
     for i in range(20):
         call(dispatcher, make_environ("x" * 10_000 + str(i), "/"))
-    assert not dispatcher._hosts
+    assert not dispatcher._routing.hosts
     call(dispatcher, make_environ("blog.example.com", "/"))
-    assert list(dispatcher._hosts) == ["blog.example.com"]
+    assert list(dispatcher._routing.hosts) == ["blog.example.com"]
 
 
 def test_allowed_hosts_are_normalized_and_checked() -> None:
@@ -484,7 +491,7 @@ def test_normalize_path(path: str, expect: str | None) -> None:
             {
                 "status": 200,
                 "app": "api8080",
-                "claimed_by": "plugin p16",
+                "claimed_by": "plugin 'p16' (d==1)",
                 "script_name": "",
                 "path_info": "/v1/x",
             },

@@ -16,8 +16,9 @@ from wsgiref.validate import validator
 
 import pytest
 import waitress
-from apphost.claims import Claim, Route, normalize
-from apphost.routing import Dispatcher, build_table
+from apphost.routing.claims import Claim, Claimant, Route, Source, normalize
+from apphost.routing.dispatcher import Dispatcher
+from apphost.routing.table import build_table
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -55,7 +56,7 @@ def resolve(route: Route) -> WSGIApplication:
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:
-    routes = [normalize(c, "plugin", (1, 0), "example.com") for c in CLAIMS]
+    routes = [normalize(c, Claimant(Source.PLUGIN, "p", "d==1"), "example.com") for c in CLAIMS]
     table, _ = build_table(routes, "example.com", resolve)
     server: Any = waitress.create_server(
         validator(Dispatcher(table)), host="127.0.0.1", port=0, threads=2

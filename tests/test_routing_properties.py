@@ -27,10 +27,12 @@ from urllib.parse import quote_from_bytes
 from wsgiref.validate import validator
 
 import pytest
-from apphost.claims import Claim, Route, normalize
-from apphost.dynamic import DynamicApps
-from apphost.hosts import parse_host
-from apphost.routing import Dispatcher, build_table, normalize_path
+from apphost.routing.claims import Claim, Claimant, Route, Source, normalize
+from apphost.routing.dispatcher import Dispatcher
+from apphost.routing.dynamic import DynamicApps
+from apphost.routing.hosts import parse_host
+from apphost.routing.paths import normalize_path
+from apphost.routing.table import build_table
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -132,13 +134,13 @@ def make_routes(specs: list[tuple[int, list[str], bool, int, int, bool]]) -> lis
             claim = Claim(factory=factory_for(cid), path=path, priority=priority, **where)  # type: ignore[arg-type]
         else:
             claim = Claim(app=str(cid), path=path, priority=priority, **where)  # type: ignore[arg-type]
-        routes.append(normalize(claim, f"claimant {cid}", (source, priority), SERVER))
+        routes.append(normalize(claim, Claimant(Source(source), f"claimant {cid}"), SERVER))
     return routes
 
 
 def resolve(route: Route) -> WSGIApplication:
     if route.claim.factory is not None:
-        return DynamicApps(route.claim.factory, route.claimant, 64, lambda n, a: a)  # type: ignore[return-value]
+        return DynamicApps(route.claim.factory, route.claimant.name, 64, lambda n, a: a)
     assert isinstance(route.claim.app, str)
     return echo(route.claim.app)
 
@@ -358,7 +360,7 @@ def model(routes: list[Route], req: Request, allow_encoded: bool) -> tuple[int, 
         key = name.split(".", 1)[0]
     if key == "b":  # the factories' "no such app"
         return 404, None, norm
-    return 200, [f"{r.claimant.split()[-1]}[{key}]", script_name, path_info], norm
+    return 200, [f"{r.claimant.name.split()[-1]}[{key}]", script_name, path_info], norm
 
 
 # -- the properties ----------------------------------------------------------------------------
@@ -413,7 +415,7 @@ def test_same_split_as_dispatcher_middleware() -> None:
     def check(paths: list[list[str]], rnd: random.Random) -> None:
         mounts = {"".join("/" + s for s in segs) for segs in paths}
         claims = [Claim(app="root", path="/")] + [Claim(app=m, path=m) for m in mounts]
-        routes = [normalize(c, "plugin", (1, 0), SERVER) for c in claims]
+        routes = [normalize(c, Claimant(Source.PLUGIN, "p", "d==1"), SERVER) for c in claims]
         table, _ = build_table(routes, SERVER, resolve)
         ours = validator(Dispatcher(table))
         theirs = validator(
@@ -512,7 +514,10 @@ def test_path_index_agrees_with_segment_walk() -> None:
     )
     def check(claims: list[tuple[list[str], bool]], rnd: random.Random) -> None:
         paths = {"".join("/" + s for s in segs) + ("/*" if wild else "") for segs, wild in claims}
-        routes = [normalize(Claim(app="x", path=p or "/"), "plugin", (1, 0), SERVER) for p in paths]
+        routes = [
+            normalize(Claim(app="x", path=p or "/"), Claimant(Source.PLUGIN, "p"), SERVER)
+            for p in paths
+        ]
         table, _ = build_table(routes, SERVER, resolve)
         for _ in range(INDEX_REQUESTS):
             segs = [rnd.choice([*INDEX_SEGMENTS, "c"]) for _ in range(rnd.randint(0, 6))]

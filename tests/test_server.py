@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 from apphost.config import Config
-from apphost.drain import IDLE_GRACE
 from apphost.errors import ApphostError
 from apphost.host import Host
-from apphost.pressure import QueueWatch, quiet_waitress_queue
-from apphost.server import DEFAULT_ADJUSTMENTS, make_server, run
-from apphost.signals import signal_socket
-from apphost.sockets import adopt, bind, systemd_sockets
-from apphost.worker import READY, Worker
+from apphost.serving.drain import IDLE_GRACE
+from apphost.serving.pressure import QueueWatch, quiet_waitress_queue
+from apphost.serving.server import DEFAULT_ADJUSTMENTS, make_server, run
+from apphost.serving.signals import signal_socket
+from apphost.serving.sockets import adopt, bind, systemd_sockets
+from apphost.serving.worker import READY, Worker
 
 from .conftest import Dists, unique
 

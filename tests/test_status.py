@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from apphost.config import Config, parse_config
 from apphost.host import Host
-from apphost.observe import Metrics, Observer
+from apphost.web.observe import Metrics, Observer
+from apphost.web.stack import request_stack
 from werkzeug.test import Client
 
 from .conftest import Dists, Server, unique
@@ -39,7 +40,7 @@ def make_host(dists: Dists, config: Config | None = None) -> Host:
 
 
 def fetch(host: Host, path: str, addr: str = "127.0.0.1") -> tuple[int, str]:
-    resp = Client(host.app).get(path, environ_base={"REMOTE_ADDR": addr}, buffered=True)
+    resp = Client(request_stack(host)).get(path, environ_base={"REMOTE_ADDR": addr}, buffered=True)
     return resp.status_code, resp.get_data(as_text=True)
 
 
@@ -83,7 +84,7 @@ def test_access_rule(dists: Dists, mode: str, addr: str, expected: int) -> None:
 def test_local_means_not_through_a_proxy(dists: Dists, header: str) -> None:
     """Behind a proxy on the same machine, every client would look like 127.0.0.1."""
     host = make_host(dists)
-    resp = Client(host.app).get(
+    resp = Client(request_stack(host)).get(
         "/_apphost/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={header: "for=x"}
     )
     assert resp.status_code == 403 and "not through a proxy" in resp.get_data(as_text=True)
@@ -115,7 +116,7 @@ def test_metrics_count_by_app_and_status_class(dists: Dists) -> None:
 def test_access_log_line(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:
     host = make_host(dists)
     caplog.set_level(logging.INFO, logger="apphost.access")
-    Client(host.app).get(
+    Client(request_stack(host)).get(
         "/good/x?q=1",
         environ_base={"REMOTE_ADDR": "192.0.2.7", "REQUEST_URI": "/good/x?q=1"},
         headers={"User-Agent": "probe/1.0", "Referer": "http://ref.example/"},
@@ -138,7 +139,7 @@ def test_access_log_line(dists: Dists, caplog: pytest.LogCaptureFixture) -> None
 def test_access_log_line_for_a_miss(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:
     host = make_host(dists)
     caplog.set_level(logging.INFO, logger="apphost.access")
-    Client(host.app).post("/nowhere", environ_base={"REMOTE_ADDR": "::1"}, buffered=True)
+    Client(request_stack(host)).post("/nowhere", environ_base={"REMOTE_ADDR": "::1"}, buffered=True)
     (record,) = [r for r in caplog.records if r.name == "apphost.access"]
     assert re.fullmatch(
         r'::1 - - \[[^]]+\] "POST /nowhere HTTP/1\.1" 404 \d+ "-" "-" - \d+\.\d{3}',

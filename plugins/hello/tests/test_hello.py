@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 import pytest
 from apphost import Claim
 from apphost.host import Host
-from apphost.pytest_plugin import ClientFactory, HostFactory, ServerFactory
+from apphost.testing import ClientFactory, HostFactory, ServerFactory
 from apphost_hello import app, hooks
 from apphost_hello.hooks import apphost_claim_routes
 

@@ -6,8 +6,8 @@ from importlib.metadata import entry_points
 
 import pytest
 from apphost import Claim
-from apphost.apps import is_app_factory
-from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost.api import is_app_factory
+from apphost.testing import ClientFactory, HostFactory
 from apphost_notes import create_app, hooks
 from apphost_notes.hooks import apphost_claim_routes
 from flask import Flask

@@ -7,7 +7,7 @@ from importlib.metadata import distribution
 import pytest
 from apphost import Claim
 from apphost.host import Host
-from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost.testing import ClientFactory, HostFactory
 from apphost_people import hooks, make_person_app
 from apphost_people.hooks import apphost_claim_routes
 

@@ -6,7 +6,7 @@ from importlib.metadata import distribution
 
 import pytest
 from apphost import Claim
-from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost.testing import ClientFactory, HostFactory
 from apphost_tenants import TenantApp, hooks, make_tenant_app
 from apphost_tenants.hooks import apphost_claim_routes
 from werkzeug.test import Client

@@ -8,8 +8,8 @@ from importlib.metadata import entry_points
 
 import pytest
 from apphost import Claim
-from apphost.apps import is_app_factory
-from apphost.pytest_plugin import ClientFactory, HostFactory
+from apphost.api import is_app_factory
+from apphost.testing import ClientFactory, HostFactory
 from apphost_wiki import create_app, hooks
 from apphost_wiki.hooks import apphost_claim_routes
 from werkzeug.test import Client

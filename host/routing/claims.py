@@ -12,10 +12,12 @@ is made, so one bad claim never takes its plugin's other claims down.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ..errors import ClaimError
 from .hosts import is_dns_labels, parse_host, to_ascii
 
 if TYPE_CHECKING:
@@ -50,6 +52,30 @@ class Claim:
     priority: int = 0
 
 
+class Source(enum.IntEnum):
+    """Where a claim comes from; a higher source beats a lower one on the same route."""
+
+    IMPLICIT = 0  # an app no claim names, mounted at /<name>
+    PLUGIN = 1  # a plugin's apphost_claim_routes
+    CONFIG = 2  # the operator's [[claims]]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimant:
+    """Who made a claim: ``str()`` is how messages name it."""
+
+    source: Source
+    name: str  # the plugin's entry point name, "[[claims]] #N (FILE)", or the app's name
+    distribution: str = ""  # "dist==version" of a plugin
+
+    def __str__(self) -> str:
+        if self.source is Source.PLUGIN:
+            return f"plugin {self.name!r} ({self.distribution})"
+        if self.source is Source.CONFIG:
+            return f"config {self.name}"
+        return "implicit mount"
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """A validated claim: where it routes, what to, and who asked."""
@@ -59,8 +85,12 @@ class Route:
     path: str  # a WSGI string: "" (root) or "/seg/seg", no trailing slash, no "*"
     path_wild: bool  # the claim's path ends with "/*"
     claim: Claim
-    claimant: str  # "plugin NAME (dist==version)", "config [[claims]] #N", "implicit"
-    rank: tuple[int, int]  # (source: 2 config, 1 plugin, 0 implicit; priority)
+    claimant: Claimant
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """(source, priority): the higher rank wins a route."""
+        return (self.claimant.source, self.claim.priority)
 
     @property
     def key(self) -> tuple[str, str, str, bool]:
@@ -87,12 +117,19 @@ class Route:
         return "path" if self.path_wild else "host"
 
 
-def normalize(claim: object, claimant: str, rank: tuple[int, int], server_name: str) -> Route:
-    """Validate ``claim`` and return its route; raise ValueError saying what is wrong.
+def normalize(claim: object, claimant: Claimant, server_name: str) -> Route:
+    """Validate ``claim`` and return its route; raise ``ClaimError`` saying what is wrong.
 
     ``subdomain="*"`` becomes the wildcard ``*.<server_name>``, so a tenant
     claim and a ``host="*.<server_name>"`` claim are the same route.
     """
+    try:
+        return _normalize(claim, claimant, server_name)
+    except ValueError as exc:
+        raise ClaimError(claim, str(exc)) from None
+
+
+def _normalize(claim: object, claimant: Claimant, server_name: str) -> Route:
     if not isinstance(claim, Claim):
         raise ValueError(f"expected apphost.Claim, got {type(claim).__name__}: {claim!r}")
     if (claim.app is None) == (claim.factory is None):
@@ -113,7 +150,14 @@ def normalize(claim: object, claimant: str, rank: tuple[int, int], server_name: 
             "a factory claim needs exactly one '*' (subdomain, host or last path segment)"
             f", this one has {stars}"
         )
-    return Route(kind, host_key, path, path_wild, claim, claimant, rank)
+    return Route(
+        host_kind=kind,
+        host_key=host_key,
+        path=path,
+        path_wild=path_wild,
+        claim=claim,
+        claimant=claimant,
+    )
 
 
 def _normalize_path(path: object) -> tuple[str, bool]:

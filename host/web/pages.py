@@ -1,34 +1,35 @@
-"""The host's own pages under ``/_apphost/``: status (HTML), routes and plugins (JSON), metrics.
+"""The host's own pages under ``/_apphost/``: health, status (HTML), routes and plugins (JSON), metrics.
 
-    pages = status_pages(host, mode="local")   # path -> WSGI app
-    Dispatcher(table, own={"/_apphost/health": host.health, **pages})
+    Dispatcher(table, own=own_pages(host))     # path -> WSGI app
 
-``mode`` is the ``status_page`` setting: ``"off"`` (404), ``"local"`` (loopback
-clients talking to the host directly, else 403) or ``"public"``. The health
-check is not here: it always answers, for load balancers.
+``/_apphost/health`` always answers, for load balancers: 200 and every app's
+status while serving, 503 once draining. The others follow the
+``status_page`` setting: ``"off"`` (404), ``"local"`` (loopback clients talking
+to the host directly, else 403) or ``"public"``.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .apps import plain_response
+from ..routing.refusals import Refusal
 from .report import plugin_rows, route_rows
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from .host import Host
+    from ..host import Host
 
 MODES = ("off", "local", "public")
-_FORBIDDEN = plain_response(
+_FORBIDDEN = Refusal(
     "403 Forbidden",
-    "403 Forbidden: the status pages answer loopback clients only, not through a proxy"
-    " (status_page in apphost.toml)\n",
+    "the status pages answer loopback clients only, not through a proxy"
+    " (status_page in apphost.toml)",
 )
 # Headers by which a proxy says it relays somebody else's request. Behind nginx
 # on the same machine every client's REMOTE_ADDR would be 127.0.0.1.
@@ -38,8 +39,34 @@ FORWARDED = frozenset(("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP
 FORWARDED_KEY = "apphost.forwarded"
 
 
-def status_pages(host: Host, mode: str) -> dict[str, WSGIApplication]:
-    """The pages for ``mode``, each guarded by the access rule."""
+def own_pages(host: Host) -> dict[str, WSGIApplication]:
+    """Health, and the status pages that ``host.config.status_page`` allows."""
+    return {"/_apphost/health": functools.partial(health, host), **status_pages(host)}
+
+
+def health(host: Host, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """``/_apphost/health``: 200 and every app's status; 503 while draining."""
+    body = json.dumps(
+        {
+            "status": "draining" if host.draining else "ok",
+            "apps": {n: a.info.state for n, a in host.apps.items()},
+        }
+    ).encode()
+    status = "503 Service Unavailable" if host.draining else "200 OK"
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+    return [body]
+
+
+def status_pages(host: Host) -> dict[str, WSGIApplication]:
+    """The status pages ``status_page`` allows, each guarded by its access rule."""
+    mode = host.config.status_page
     if mode == "off":
         return {}
     pages: dict[str, Callable[[], tuple[str, bytes]]] = {
@@ -118,7 +145,7 @@ def render_html(host: Host) -> str:
     ]
     if problems:
         parts.append("<h2>Problems</h2><ul id=problems>")
-        parts += [f"<li class=failed>{_e(p)}</li>" for p in problems]
+        parts += [f"<li class=failed>{_e(str(p))}</li>" for p in problems]
         parts.append("</ul>")
     parts.append("</body></html>")
     return "".join(parts)

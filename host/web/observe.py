@@ -29,13 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 access_log = logging.getLogger("apphost.access")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode; see Metrics
-APP_KEY = "apphost.app"  # set in the environ by the dispatcher: the app's name
+
 ACCESS_FORMAT = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s" %s %.3f'
 
 

@@ -21,10 +21,11 @@ import os
 import socket
 from collections.abc import Iterable, MutableMapping, Sequence
 
-from .config import parse_listen
-from .errors import ApphostError
+from ..config import parse_listen
+from ..errors import ApphostError
 
 SD_LISTEN_FDS_START = 3
+DEFAULT_BACKLOG = 1024  # waitress's own default, used by the supervisor's sockets too
 _SYSTEMD_VARS = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
 _WHY = {
     errno.EADDRINUSE: "address already in use (another server is listening there)",
@@ -69,7 +70,7 @@ def adopt(fd: int, source: str) -> socket.socket:
     return sock
 
 
-def bind(listen: Sequence[str], backlog: int = 1024) -> list[socket.socket]:
+def bind(listen: Sequence[str], backlog: int = DEFAULT_BACKLOG) -> list[socket.socket]:
     """Bind and listen on every address; ApphostError naming the first that fails (none kept)."""
     socks: list[socket.socket] = []
     try:

@@ -1,5 +1,6 @@
 """Request paths: resolve ``.``, ``..`` and repeated slashes before routing.
 
+    is_clean("/a/b/")                    # True: route it as it is
     normalize_path("/a//b/./c/../d/")   # '/a/b/d/'
     normalize_path("/a/../..")          # None: above the root
     request_path("/x/" + "a/../" * 9000)   # URI_TOO_LONG: '..' in a path over 16 KiB
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 MAX_DOTDOT_PATH = 16 * 1024
 URI_TOO_LONG = Refusal("414 URI Too Long", "a path with '..' segments longer than 16 KiB")
 _DOTDOT = re.compile(r"/\.\.(?:/|\Z)")
+
+
+def is_clean(path: str) -> bool:
+    """True if ``path`` needs no checking or normalizing: empty, or "/..." with no "//", "/." or NUL.
+
+    Four scans at C speed; every path that passes is what ``request_path`` would return.
+    """
+    return (
+        (not path or path[0] == "/")
+        and "//" not in path
+        and "/." not in path
+        and "\x00" not in path
+    )
 
 
 def normalize_path(path: str) -> str | None:

@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from ..errors import ConflictError
 from .claims import HostKind, Route
-from .errors import ConflictError
-from .refusals import UNAVAILABLE_CONFLICT
+from .dynamic import DynamicApps
+from .refusals import NO_KEY, UNAVAILABLE_CONFLICT
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -35,11 +36,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A table slot: the winning route and the app (or ``DynamicApps``) it serves."""
+    """A table slot: the winning route and the app it serves, or the apps a factory makes."""
 
     route: Route
-    app: WSGIApplication
+    app: WSGIApplication  # for a factory claim: what answers a request without a key
     conflict: ConflictError | None = None
+    dynamic: DynamicApps | None = None  # a factory claim's apps, one per key
     # Read on every request, so worked out once here.
     name: str = field(init=False)  # as logs and metrics label the app; "make(key)" for a factory
     key_from: Literal["host", "path"] | None = field(init=False)  # a factory's key, else None
@@ -169,11 +171,14 @@ class RouteTable:
 
 
 def build_table(
-    routes: Iterable[Route], server_name: str, resolve: Callable[[Route], WSGIApplication]
+    routes: Iterable[Route],
+    server_name: str,
+    resolve: Callable[[Route], WSGIApplication | DynamicApps],
 ) -> tuple[RouteTable, list[ConflictError]]:
     """Settle competing routes by rank and bucket the winners.
 
-    ``resolve(route)`` gives the app a route serves. Two routes on the same
+    ``resolve(route)`` gives the app a route serves (``DynamicApps`` for a
+    factory claim). Two routes on the same
     key with the same top rank conflict: the route answers 503 and the
     conflict is returned for reporting.
     """
@@ -190,7 +195,11 @@ def build_table(
             conflicts.append(conflict)
             entries.append(Entry(winner, UNAVAILABLE_CONFLICT, conflict))
         else:
-            entries.append(Entry(winner, resolve(winner)))
+            target = resolve(winner)
+            if isinstance(target, DynamicApps):
+                entries.append(Entry(winner, NO_KEY, dynamic=target))
+            else:
+                entries.append(Entry(winner, target))
     entries.sort(key=_precedence)
     by_host: dict[tuple[HostKind, str], list[Entry]] = {}
     for entry in entries:

@@ -27,7 +27,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .discovery import scan
+from ..plugins.discovery import scan
 
 log = logging.getLogger("apphost")
 INTERVAL = 1.0

@@ -12,10 +12,10 @@ connections, and ``run`` returns after the shutdown hooks: see ``drain``.
 
 Waitress's per-request "Task queue depth" warning is replaced by a summary
 at most every 10 s while requests wait for a thread, and a count in the
-metrics (``apphost.pressure``).
+metrics (``apphost.serving.pressure``).
 
 Signals never run code inside waitress's loop from a signal handler: they
-arrive as bytes on a socket (``apphost.signals``) whose reading end is the
+arrive as bytes on a socket (``apphost.serving.signals``) whose reading end is the
 first dispatcher of the socket map (we own the map: ``create_server(map={})``).
 It reads the signal in the loop's own turn, and while draining it drives
 ``Drain.sweep`` once per loop pass. Until then it costs one ``readable()``
@@ -32,25 +32,20 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import waitress
-from waitress import wasyncore
-from waitress.server import BaseWSGIServer, MultiSocketServer
-
-from .config import parse_listen
-from .drain import CloseWhenDraining, Drain, Drained
-from .errors import ApphostError
-from .host import Host
+from ..config import parse_listen
+from ..errors import ApphostError
+from ..host import Host
+from ..web.stack import request_stack
+from ._waitress import Server, create, socket_map, wasyncore
+from .drain import Drain, Drained
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import signal_socket
-from .sockets import describe
-from .status import FORWARDED, FORWARDED_KEY
+from .sockets import DEFAULT_BACKLOG, describe
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
     from .worker import Worker
 
 log = logging.getLogger("apphost")
@@ -63,14 +58,12 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # the supervisor binds the sockets with it too.
 DEFAULT_ADJUSTMENTS: dict[str, Any] = {
     "connection_limit": 1000,
-    "backlog": 1024,
+    "backlog": DEFAULT_BACKLOG,
     "ident": "apphost",
 }
 
 
-def make_server(
-    host: Host, sockets: Sequence[socket.socket] | None = None
-) -> BaseWSGIServer | MultiSocketServer:
+def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> Server:
     """The (not yet running) waitress server on ``sockets``, else bound to ``config.listen``."""
     config = host.config
     kw = {**DEFAULT_ADJUSTMENTS, **config.waitress, "threads": config.threads}
@@ -86,8 +79,7 @@ def make_server(
     dispatcher = QueueWatch(config.threads)
     dispatcher.on_wait = host.metrics.queued.inc
     try:
-        app = CloseWhenDraining(host.app, host)
-        server = waitress.create_server(app, map={}, _dispatcher=dispatcher, **kw)
+        server = create(lambda adj: request_stack(host, adj), dispatcher, kw)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
@@ -97,33 +89,17 @@ def make_server(
     except ValueError as exc:
         dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {exc}") from None
-    for each in _socket_map(server).values():
-        if isinstance(each, BaseWSGIServer):  # outside waitress's trusted_proxy handling
-            each.application = _note_forwarded(each.application)
     return server
 
 
-def _note_forwarded(app: WSGIApplication) -> WSGIApplication:
-    """Mark requests that a proxy relayed, before waitress drops or applies its headers."""
-
-    def noted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not environ.keys().isdisjoint(FORWARDED):
-            environ[FORWARDED_KEY] = True
-        return app(environ, start_response)
-
-    return noted
-
-
-def run(
-    host: Host, server: BaseWSGIServer | MultiSocketServer, worker: Worker | None = None
-) -> None:
+def run(host: Host, server: Server, worker: Worker | None = None) -> None:
     """Run startup hooks, serve until told to stop, drain, run shutdown hooks.
 
     ``worker``, when the supervisor started this process, is told once the
     server is ready, and its control socket closing (the supervisor exited)
     stops the server as SIGTERM does.
     """
-    smap = _socket_map(server)
+    smap = socket_map(server)
     served = False
     try:
         with signal_socket(STOP_SIGNALS) as (reader, writer):
@@ -246,8 +222,3 @@ class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
         if not data:
             self.gone = True
             self.control.stop("the supervisor exited")
-
-
-def _socket_map(server: BaseWSGIServer | MultiSocketServer) -> dict[int, Any]:
-    """The asyncore map given to ``create_server``: every socket the server watches."""
-    return server.map if isinstance(server, MultiSocketServer) else server._map  # type: ignore[no-any-return]

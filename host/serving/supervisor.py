@@ -3,12 +3,12 @@
     code = supervise(config, argv=[sys.executable, "-m", "apphost", "serve"])
 
 Each worker is a fresh interpreter (``argv``) serving on the inherited
-sockets (see ``apphost.worker``); the supervisor imports no plugin, so it
+sockets (see ``apphost.serving.worker``); the supervisor imports no plugin, so it
 never holds stale code. Its PID is the one to signal (systemd's MainPID):
 
 - SIGHUP: start a new generation of workers, which see every distribution
   installed, upgraded or removed since; once all of them serve, SIGTERM the
-  previous generation, which drains (``apphost.drain``). Both generations
+  previous generation, which drains (``apphost.serving.drain``). Both generations
   accept on the same sockets in between, so no connection is refused. If a
   new worker fails before it serves (``--strict`` and a new problem, a
   startup hook raising, a broken config file), the previous generation keeps
@@ -20,7 +20,7 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
 
 Startup and shutdown hooks run in every worker process. The workers share
 their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
-operator set one) and removed at exit; see ``apphost.observe``.
+operator set one) and removed at exit; see ``apphost.web.observe``.
 """
 
 from __future__ import annotations
@@ -39,11 +39,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config
-from .errors import ApphostError
-from .server import DEFAULT_ADJUSTMENTS
+from ..config import Config
+from ..errors import ApphostError
 from .signals import signal_socket
-from .sockets import bind, close, describe, systemd_sockets
+from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
 from .worker import FAILED, READY, Worker
 
 log = logging.getLogger("apphost")
@@ -67,7 +66,7 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
         where = ", ".join(describe(s) for s in sockets)
         log.info("using %d socket(s) passed by systemd: %s", len(sockets), where)
     else:
-        backlog = config.waitress.get("backlog", DEFAULT_ADJUSTMENTS["backlog"])
+        backlog = config.waitress.get("backlog", DEFAULT_BACKLOG)
         sockets = bind(config.listen, int(backlog))
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")

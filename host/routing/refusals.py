@@ -51,6 +51,9 @@ NOT_OWN = Refusal("404 Not Found", f"no such page of the host's own under {RESER
 NO_KEY = Refusal("404 Not Found", "no app for this key")
 FACTORY_FAILED = Refusal("500 Internal Server Error", "the app could not be made")
 UNAVAILABLE_CONFLICT = Refusal("503 Service Unavailable", "this route is claimed twice")
+UNAVAILABLE = Refusal(
+    "503 Service Unavailable", "this app is not available (apphost check says why)"
+)
 NO_HOST = bad_request("HTTP/1.1 requires a Host header")
 BAD_HOST = bad_request("malformed Host header")
 NOT_ALLOWED = bad_request("host not allowed")

@@ -1,12 +1,12 @@
 """A worker process's side of the supervisor: inherited sockets, readiness reported back.
 
-    argv = command_line(click.get_current_context())   # in the supervisor: how to start one
+    argv = command_line(click.get_current_context())   # apphost.cli: how to start one
     worker = Worker.from_environ()        # None unless the supervisor started this process
     server = make_server(host, worker.sockets)
     run(host, server, worker)             # calls worker.ready() once serving
     worker.failed("why")                  # or says why it could not start
 
-The supervisor (``apphost.supervisor``) starts each worker as
+The supervisor (``apphost.serving.supervisor``) starts each worker as
 ``python -m apphost serve ...`` with the options it was given, plus two
 variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
 listening sockets) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
@@ -22,14 +22,10 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
-import click
-from click.core import ParameterSource
-
-from .errors import ApphostError
+from ..errors import ApphostError
 from .sockets import adopt
 
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
@@ -93,23 +89,3 @@ class Worker:
             with contextlib.suppress(OSError):
                 self.control.settimeout(timeout)
         return True
-
-
-def command_line(ctx: click.Context) -> list[str]:
-    """``python -m apphost serve`` with the options ``ctx`` was given (not its defaults).
-
-    Not ``sys.argv``, which is someone else's when the CLI runs in process.
-    """
-    args = [sys.executable, "-m", "apphost", ctx.info_name or "serve"]
-    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
-    for param in ctx.command.params:
-        if not isinstance(param, click.Option) or param.name is None:
-            continue
-        if ctx.get_parameter_source(param.name) not in given:
-            continue
-        value, opt = ctx.params[param.name], max(param.opts, key=len)
-        if param.is_flag:
-            args += [opt] if value else param.secondary_opts[:1]
-        else:
-            args += [f"{opt}={v}" for v in (value if param.multiple else [value])]
-    return args

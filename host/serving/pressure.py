@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from waitress.task import ThreadedTaskDispatcher
+from ._waitress import ThreadedTaskDispatcher
 
 log = logging.getLogger("apphost")
 

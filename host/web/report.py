@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .host import Host
-    from .table import Entry
+    from ..host import Host
+    from ..routing.table import Entry
 
 
 def _host_column(entry: Entry, server_name: str) -> str:
@@ -30,7 +30,7 @@ def route_rows(host: Host) -> list[dict[str, Any]]:
             info = host.apps[app].info
             dist = f"{info.dist}=={info.version}"
         else:  # a factory or an app object: the claimant's distribution
-            dist = _claimant_dist(host, r.claimant)
+            dist = r.claimant.distribution
         rows.append(
             {
                 "host": _host_column(entry, host.config.server_name),
@@ -38,19 +38,12 @@ def route_rows(host: Host) -> list[dict[str, Any]]:
                 or "/",
                 "app": entry.name,
                 "distribution": dist,
-                "claimed_by": r.claimant,
+                "claimed_by": str(r.claimant),
                 "priority": r.claim.priority,
                 "status": f"conflict: {entry.conflict}" if entry.conflict else "ok",
             }
         )
     return rows
-
-
-def _claimant_dist(host: Host, claimant: str) -> str:
-    for p in host.plugins.values():
-        if p.label == claimant:
-            return f"{p.dist}=={p.version}"
-    return ""
 
 
 def plugin_rows(host: Host) -> list[dict[str, Any]]:
@@ -62,7 +55,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "distribution": f"{a.info.dist}=={a.info.version}",
             "entry_point": a.info.entry_point,
             "hooks": "",
-            "status": a.info.status,
+            "status": a.info.state,
         }
         for name, a in sorted(host.apps.items())
     ]
@@ -72,7 +65,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "name": name,
             "distribution": f"{p.dist}=={p.version}",
             "entry_point": p.entry_point,
-            "status": p.status,
+            "status": p.state,
             "hooks": ", ".join(p.hooks),
         }
         for name, p in sorted(host.plugins.items())

@@ -5,8 +5,8 @@
     drain.sweep()      # on the loop thread, each loop pass; raises Drained once all are closed
 
 waitress 3.0 has no graceful shutdown, so this reads and sets the few
-attributes of its objects that say what a connection is doing; it is pinned
-to the range it was tested with (``waitress>=3.0,<3.1``):
+attributes of its objects that say what a connection is doing (listed, with
+the tested range, in ``_waitress``):
 
 - ``BaseWSGIServer`` (a listener): ``accepting``, ``adj.backlog``,
   ``handle_accept()``; ``wasyncore.dispatcher.close`` closes its descriptor
@@ -27,7 +27,7 @@ client that has just connected, or has just read a response, is most likely
 sending a request already, and closing under it would fail that request.
 
 Nothing here runs until draining begins: ``sweep()`` is called by the
-dispatcher that ``apphost.server`` puts first in the map, once per pass of
+dispatcher that ``apphost.serving.server`` puts first in the map, once per pass of
 waitress's loop; a pass happens whenever a worker thread finishes a response
 (it pulls the trigger), and when the time ``sweep()`` returns comes. Flags set
 there act in the same pass, because ``wasyncore.poll`` asks each dispatcher
@@ -41,39 +41,13 @@ import socket
 import time
 from typing import Any
 
-from waitress import wasyncore
-from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+from ._waitress import BaseWSGIServer, HTTPChannel, wasyncore
 
 log = logging.getLogger("apphost")
 
 # How long a connection must have been idle (no request in flight, nothing to
 # send, nothing arriving) before draining closes it.
 IDLE_GRACE = 0.5
-
-
-class CloseWhenDraining:
-    """WSGI middleware: once ``host.draining``, every response closes its connection.
-
-    The sweep marks requests waiting for a worker thread, but one that
-    completes in the same loop pass is handed to a thread before the next
-    sweep sees it; this marks it from the thread itself, before its response
-    headers are built. Costs one attribute read per request while serving.
-    """
-
-    __slots__ = ("app", "host")
-
-    def __init__(self, app: Any, host: Any) -> None:
-        self.app = app
-        self.host = host  # anything with a ``draining`` flag
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self.host.draining:
-            # waitress's environ carries a bound method of the connection.
-            channel = getattr(environ.get("waitress.client_disconnected"), "__self__", None)
-            for request in getattr(channel, "requests", ()):
-                request.headers["CONNECTION"] = "close"
-        return self.app(environ, start_response)
 
 
 class Drained(Exception):

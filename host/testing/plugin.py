@@ -40,16 +40,14 @@ from typing import Any, NoReturn
 
 import importlib_metadata
 import pytest
-from waitress import wasyncore
-from waitress.server import MultiSocketServer
-from waitress.trigger import trigger as Trigger
 from werkzeug.test import Client
 
-from .claims import Claim
-from .config import Config, parse_config
-from .discovery import APPS_GROUP, ENV_DISABLE, ENV_LOAD, PLUGINS_GROUP
-from .host import Host
-from .server import make_server
+from ..config import Config, parse_config
+from ..host import Host
+from ..plugins.discovery import APPS_GROUP, ENV_DISABLE, ENV_LOAD, PLUGINS_GROUP
+from ..routing.claims import Claim
+from ..serving._waitress import MultiSocketServer, Trigger, socket_map, wasyncore
+from ..serving.server import make_server
 
 DIST_NAME, DIST_VERSION = "in-memory", "0"
 CLAIMS_PLUGIN = "claims"  # the plugin that makes the claims= of apphost_host
@@ -220,7 +218,7 @@ class ServerFactory:
 
 def _stop(server: Any, thread: threading.Thread | None) -> None:
     """Close every socket from the server's own loop thread, so its loop ends; then its workers."""
-    sockets = server.map if isinstance(server, MultiSocketServer) else server._map
+    sockets = socket_map(server)
     trigger = next((c for c in sockets.values() if isinstance(c, Trigger)), None)
     if thread is not None and thread.is_alive() and trigger is not None:
         trigger.pull_trigger(lambda: wasyncore.close_all(sockets))

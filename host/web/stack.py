@@ -1,0 +1,68 @@
+"""The request stack: every layer a request passes, outermost first, built in one place.
+
+    app = request_stack(host)                       # under gunicorn, uWSGI (apphost.wsgi)
+    app = request_stack(host, adjustments=adj)      # under apphost serve (waitress)
+
+Outermost first, as a request meets them:
+
+1. ``note_forwarded`` (waitress only): marks a request a proxy relayed, before
+   waitress's ``trusted_proxy`` handling drops or applies its headers; the
+   status pages refuse such requests under ``status_page = "local"``.
+2. waitress's ``proxy_headers_middleware`` (waitress only): ``trusted_proxy``.
+3. ``CloseWhenDraining`` (waitress only): once draining, responses close.
+4. werkzeug's debugger (``serve --debug`` only).
+5. ``Observer``: the access log and metrics, for every request.
+6. ``Dispatcher``: own pages, refusals, or the claimed app, which is
+   ``LazyApp`` -> ``guarded`` (500 on error) -> the plugins' wrappers -> the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..plugins.loading import DEBUG_KEY
+from .observe import Observer
+from .pages import FORWARDED, FORWARDED_KEY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from ..host import Host
+
+
+def request_stack(host: Host, adjustments: Any = None) -> WSGIApplication:
+    """What a server runs for ``host``; ``adjustments`` (waitress's) adds the serving layers."""
+    config = host.config
+    app: WSGIApplication = host.dispatcher
+    app = Observer(app, access_log=config.access_log, metrics=host.metrics)
+    if config.debug:
+        app = _debugger(app)
+    if adjustments is not None:
+        from ..serving._waitress import CloseWhenDraining, proxy_headers
+
+        app = CloseWhenDraining(app, host)
+        app = proxy_headers(app, adjustments)
+        app = note_forwarded(app)
+    return app
+
+
+def note_forwarded(app: WSGIApplication) -> WSGIApplication:
+    """Mark requests that a proxy relayed, before waitress drops or applies its headers."""
+
+    def noted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not environ.keys().isdisjoint(FORWARDED):
+            environ[FORWARDED_KEY] = True
+        return app(environ, start_response)
+
+    return noted
+
+
+def _debugger(app: WSGIApplication) -> WSGIApplication:
+    from werkzeug.debug import DebuggedApplication
+
+    def debug_passthrough(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        environ[DEBUG_KEY] = True  # app errors reach the debugger instead of a bare 500
+        return app(environ, start_response)
+
+    return DebuggedApplication(debug_passthrough, evalex=True)
