@@ -71,6 +71,9 @@ class Match(NamedTuple):
     path_info: str
 
 
+_Found = tuple[Entry, "str | None", str, str]  # a Match's fields: a tuple is cheaper to make
+
+
 class _Routing:
     """A table and what raw Hosts mean on it; replaced whole when the table is."""
 
@@ -101,6 +104,7 @@ class Dispatcher:
     ) -> None:
         self._allowed_hosts = frozenset(host_pattern(p) for p in allowed_hosts)
         self.allow_encoded_slashes = allow_encoded_slashes
+        self._refuse_encoded = not allow_encoded_slashes
         self.own = dict(own or {})
         self._routing = _Routing(table)
 
@@ -118,8 +122,8 @@ class Dispatcher:
         return self._allowed_hosts
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        found = self.route(environ)
-        if found.__class__ is not Match:
+        found = self._route(environ)
+        if found.__class__ is not tuple:
             return found(environ, start_response)  # type: ignore[operator]
         entry, key, environ["SCRIPT_NAME"], environ["PATH_INFO"] = found
         environ[APP_KEY] = entry.name
@@ -141,6 +145,13 @@ class Dispatcher:
         That is a ``Refusal`` (400, 404, 414) or one of the host's own pages.
         ``environ`` is only read: ``__call__`` applies the match.
         """
+        found = self._route(environ)
+        if isinstance(found, tuple):
+            return Match(*found)
+        return found
+
+    def _route(self, environ: WSGIEnvironment) -> _Found | WSGIApplication:
+        """``route``, with a plain tuple for the match: what every request runs."""
         routing = self._routing  # one snapshot for the whole request
         raw_host: str | None = environ.get("HTTP_HOST")
         if raw_host is None:
@@ -155,7 +166,8 @@ class Dispatcher:
                 where = self._learn_host(routing, hosts, raw_host)
         if where.__class__ is Refusal and where is not NOT_ALLOWED:
             return where
-        if not self.allow_encoded_slashes and has_encoded_slash(environ):
+        raw_uri: str = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+        if "%" in raw_uri and self._refuse_encoded and has_encoded_slash(raw_uri):
             return ENCODED_SLASH
         path: str = environ.get("PATH_INFO", "")
         if not is_clean(path):
@@ -167,14 +179,18 @@ class Dispatcher:
             if normalized.__class__ is Refusal:
                 return normalized
             path = normalized  # type: ignore[assignment]
-        if path.startswith(RESERVED_PREFIX) and path[_OWN_LENGTH : _OWN_LENGTH + 1] in ("", "/"):
-            return self.own.get(path, NOT_OWN)
         if where is NOT_ALLOWED:
-            return NOT_ALLOWED
+            return self._own(path) or NOT_ALLOWED
         paths, label = where  # type: ignore[misc]
         found = paths.match(path)
-        if found is None:
-            return NOT_FOUND
+        # No claim lies under /_apphost/: only a root claim, a "/*" claim or none meets an own page.
+        if found is None or found[1] == 0 or paths.walk_all:
+            if path[1:2] == "_":  # a cheap first look for /_apphost
+                own = self._own(path)
+                if own is not None:
+                    return own
+            if found is None:
+                return NOT_FOUND
         entry, end, segment = found
         key = None
         if entry.key_from is not None and entry.conflict is None:
@@ -185,7 +201,13 @@ class Dispatcher:
                     key = segment.encode("latin-1").decode("utf-8")
                 except UnicodeError:
                     return NO_KEY
-        return Match(entry, key, environ.get("SCRIPT_NAME", "") + path[:end], path[end:])
+        return (entry, key, environ.get("SCRIPT_NAME", "") + path[:end], path[end:])
+
+    def _own(self, path: str) -> WSGIApplication | None:
+        """The own page at ``path`` (``NOT_OWN`` if none there), or None outside ``/_apphost``."""
+        if path.startswith(RESERVED_PREFIX) and path[_OWN_LENGTH : _OWN_LENGTH + 1] in ("", "/"):
+            return self.own.get(path, NOT_OWN)
+        return None
 
     def _hostless(self, routing: _Routing, environ: WSGIEnvironment) -> HostRoute:
         """A request without Host: HTTP/1.0 goes to the host-less claims, HTTP/1.1 is refused."""

@@ -14,12 +14,7 @@ has one is refused with 414 URI Too Long rather than resolved.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
 from .refusals import ABOVE_ROOT, Refusal
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
 
 MAX_DOTDOT_PATH = 16 * 1024
 URI_TOO_LONG = Refusal("414 URI Too Long", "a path with '..' segments longer than 16 KiB")
@@ -81,10 +76,12 @@ def request_path(path: str, max_dotdot: int | None = MAX_DOTDOT_PATH) -> str | R
     return "/" + "/".join(out) + ("/" if trailing and out else "")
 
 
-def has_encoded_slash(environ: WSGIEnvironment) -> bool:
-    """True if the raw request path (not its query) has ``%2F`` or ``%5C``, in either case."""
-    raw: str = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
-    if "%" not in raw:
+def has_encoded_slash(raw_uri: str) -> bool:
+    """True if a raw request-target's path (not its query) has ``%2F`` or ``%5C``, in either case.
+
+    ``raw_uri`` is ``REQUEST_URI`` (or ``RAW_URI``) as the server received it.
+    """
+    if "%" not in raw_uri:
         return False
-    lowered = raw.partition("?")[0].lower()
+    lowered = raw_uri.partition("?")[0].lower()
     return "%2f" in lowered or "%5c" in lowered
