@@ -14,6 +14,7 @@ has one is refused with 414 URI Too Long rather than resolved.
 from __future__ import annotations
 
 import re
+
 from .refusals import ABOVE_ROOT, Refusal
 
 MAX_DOTDOT_PATH = 16 * 1024
