@@ -135,8 +135,12 @@ def serve_command(
         # Only here, in a worker: the supervisor must not import prometheus_client
         # before it has set PROMETHEUS_MULTIPROC_DIR.
         from .serving.server import make_server, run
+        from .web.bulkhead import Bulkheads
 
-        host = Host.build(config, disable=disable)
+        board = worker.board
+        bulkheads = Bulkheads(config, board, on_recycle=worker.recycle)
+        on_step = board.doing if board is not None else None
+        host = Host.build(config, disable=disable, bulkheads=bulkheads, on_step=on_step)
         if strict:
             host.strict()
         run(host, make_server(host, worker.sockets), worker)

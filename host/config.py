@@ -10,6 +10,7 @@ key or a value of the wrong type is a ``ConfigError`` naming the key.
     [waitress]                 # any waitress adjustment, passed through
     [[claims]]                 # app, path, subdomain, host, priority
     [apps.blog]                # handed to blog's factory
+    [hosting.blog]             # run-time limits of one app: max_in_flight, request_timeout
 """
 
 from __future__ import annotations
@@ -54,11 +55,38 @@ class Config:
     status_page: str = "local"  # "off", "local" (loopback clients only) or "public"
     access_log: bool = True
     debug: bool = False  # werkzeug's debugger; only with loopback listen addresses
+    # Run-time isolation (see Limits and apphost.web.bulkhead); [hosting.NAME] overrides.
+    max_in_flight: int = 0  # per app and worker; 0: automatic (see Config.limits)
+    request_timeout: float = 60.0  # seconds; a request running longer is stuck
+    max_requests: int = 0  # recycle a worker after about this many requests; 0: never
+    max_worker_memory: int = 0  # MiB of RSS; recycle a worker past it; 0: never
+    crash_limit: int = 3  # worker deaths with one app in flight ...
+    crash_window: float = 60.0  # ... within these seconds quarantine that app
+    start_timeout: float = 60.0  # seconds a new worker may take to serve; then it has failed
     # Tables other than [apphost]:
     waitress: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     claims: tuple[Claim, ...] = ()
     apps: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    hosting: Mapping[str, Hosting] = field(default_factory=lambda: MappingProxyType({}))
     source: str = "defaults"  # the file read, for messages
+
+    def limits(self, name: str) -> Limits:
+        """The limits of app ``name`` (for a factory claim's made apps, the plugin's name).
+
+        ``max_in_flight = 0`` (the default) is automatic: ``(threads - reserve) // 2``
+        with ``reserve = max(2, threads // 4)``, at least 1. So two apps that hang
+        with any number of requests hold at most ``threads - reserve`` threads,
+        and the other apps and ``/_apphost/health`` keep at least ``reserve``
+        (16 threads: 6 per app, 4 kept; 8 threads: 3 per app, 2 kept).
+        """
+        own = self.hosting.get(name)
+        limit = own.max_in_flight if own and own.max_in_flight is not None else self.max_in_flight
+        timeout = (
+            own.request_timeout if own and own.request_timeout is not None else self.request_timeout
+        )
+        if limit == 0:
+            limit = max(1, (self.threads - max(2, self.threads // 4)) // 2)
+        return Limits(limit, timeout)
 
     def with_flags(self, **flags: Any) -> Config:
         """Return a copy with the flags that were given (not None) applied and checked."""
@@ -66,9 +94,27 @@ class Config:
         return _checked(replace(self, **_coerce_table(given, "flag --")))
 
 
-SETTINGS = tuple(
-    f.name for f in fields(Config) if f.name not in ("waitress", "claims", "apps", "source")
-)
+@dataclass(frozen=True, slots=True)
+class Hosting:
+    """One ``[hosting.NAME]`` table: what it sets, None for what it leaves to ``[apphost]``."""
+
+    max_in_flight: int | None = None
+    request_timeout: float | None = None
+    isolation: str = "thread"  # "thread" only, for now
+    processes: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits one app runs under, resolved: see ``Config.limits``."""
+
+    max_in_flight: int
+    request_timeout: float
+
+
+_TABLES = ("waitress", "claims", "apps", "hosting", "source")
+SETTINGS = tuple(f.name for f in fields(Config) if f.name not in _TABLES)
+_HOSTING_KEYS = {"max_in_flight": int, "request_timeout": float, "isolation": str, "processes": int}
 _HINTS = get_type_hints(Config)
 
 
@@ -93,11 +139,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     """Check a parsed TOML document and build the ``Config``."""
-    unknown = set(data) - {"apphost", "waitress", "claims", "apps"}
+    unknown = set(data) - {"apphost", "waitress", "claims", "apps", "hosting"}
     if unknown:
         raise ConfigError(
             sorted(unknown)[0],
-            f"unknown table in {source}; expected [apphost], [waitress], [[claims]] or [apps.NAME]",
+            f"unknown table in {source}; expected [apphost], [waitress], [[claims]],"
+            " [apps.NAME] or [hosting.NAME]",
         )
     settings = _coerce_table(_table(data, "apphost"), "apphost.")
     waitress = _table(data, "waitress")
@@ -109,6 +156,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     for name, table in apps.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"apps.{name}", f"must be a table, not {table!r}")
+    hosting = {name: _hosting(name, table) for name, table in _table(data, "hosting").items()}
     raw_claims = data.get("claims", [])
     if not isinstance(raw_claims, list):
         raise ConfigError("claims", "must be an array of tables: [[claims]]")
@@ -119,6 +167,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             waitress=MappingProxyType(dict(waitress)),
             claims=claims,
             apps=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in apps.items()}),
+            hosting=MappingProxyType(hosting),
             source=source,
         )
     )
@@ -166,6 +215,14 @@ def _checked(config: Config) -> Config:
         )
     if config.shutdown_timeout < 0:
         raise ConfigError("apphost.shutdown_timeout", "must not be negative")
+    for key in ("max_in_flight", "max_requests", "max_worker_memory"):
+        if getattr(config, key) < 0:
+            raise ConfigError(f"apphost.{key}", "must not be negative (0: off or automatic)")
+    if config.crash_limit < 1:
+        raise ConfigError("apphost.crash_limit", f"must be at least 1, not {config.crash_limit}")
+    for key in ("request_timeout", "crash_window", "start_timeout"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"apphost.{key}", "must be more than 0 seconds")
     if not config.listen:
         raise ConfigError("apphost.listen", "give at least one HOST:PORT")
     for addr in config.listen:
@@ -217,6 +274,33 @@ def parse_listen(addr: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)
+
+
+def _hosting(name: str, table: Any) -> Hosting:
+    where = f"hosting.{name}"
+    if not isinstance(table, Mapping):
+        raise ConfigError(where, f"must be a table ([hosting.{name}]), not {table!r}")
+    values = {}
+    for key, value in table.items():
+        if key not in _HOSTING_KEYS:
+            raise ConfigError(
+                f"{where}.{key}", f"unknown key; known keys: {', '.join(_HOSTING_KEYS)}"
+            )
+        values[key] = _coerce(f"{where}.{key}", value, _HOSTING_KEYS[key])
+    hosting = Hosting(**values)
+    if hosting.max_in_flight is not None and hosting.max_in_flight < 0:
+        raise ConfigError(f"{where}.max_in_flight", "must not be negative (0: automatic)")
+    if hosting.request_timeout is not None and hosting.request_timeout <= 0:
+        raise ConfigError(f"{where}.request_timeout", "must be more than 0 seconds")
+    if hosting.isolation != "thread":
+        raise ConfigError(
+            f"{where}.isolation",
+            f"{hosting.isolation!r}: only 'thread' is available in this version"
+            " (process pools are not built yet)",
+        )
+    if hosting.processes < 1:
+        raise ConfigError(f"{where}.processes", "must be at least 1")
+    return hosting
 
 
 def _claim(index: int, table: Any) -> Claim:

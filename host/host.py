@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import importlib_metadata
@@ -30,6 +30,7 @@ from .routing.dispatcher import Dispatcher
 from .routing.dynamic import DynamicApps
 from .routing.refusals import UNAVAILABLE
 from .routing.table import RouteTable, build_table
+from .web.bulkhead import Bulkhead, Bulkheads
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -44,11 +45,19 @@ class Host:
     """Every app, plugin and claim of one environment, and the dispatcher serving them."""
 
     def __init__(
-        self, config: Config, pm: pluggy.PluginManager, plugins: dict[str, PluginInfo]
+        self,
+        config: Config,
+        pm: pluggy.PluginManager,
+        plugins: dict[str, PluginInfo],
+        bulkheads: Bulkheads | None = None,
+        on_step: Callable[[str], object] | None = None,
     ) -> None:
         from .web.pages import own_pages
 
         self.config = config
+        self.bulkheads = bulkheads or Bulkheads(config)
+        self.on_step = on_step or _ignore  # told what the host does while it builds and starts
+        self._guards: dict[str, Bulkhead] = {}  # app name -> its bulkhead, kept across rebuilds
         self.pm = pm
         self.plugins = plugins
         self.apps: dict[str, LazyApp] = {}
@@ -77,16 +86,21 @@ class Host:
         config: Config,
         entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
         disable: Iterable[str] = (),
+        bulkheads: Bulkheads | None = None,
+        on_step: Callable[[str], object] | None = None,
     ) -> Host:
         """Discover plugins and build the table.
 
         ``entry_points`` replaces the scan (tests); ``disable`` names distributions
         or entry points to leave out, like ``$APPHOST_DISABLE_PLUGINS``.
+        ``bulkheads`` holds the apps' run-time limits (a worker's has its
+        scoreboard); ``on_step(what)`` hears each plugin import and hook call, so a
+        start that hangs can be reported by name.
         """
         found = scan(entry_points, disable=disable)
         pm = make_plugin_manager()
-        plugins, problems = register_plugins(pm, found.plugins)
-        host = cls(config, pm, plugins)
+        plugins, problems = register_plugins(pm, found.plugins, on_step)
+        host = cls(config, pm, plugins, bulkheads, on_step)
         host.load_problems = found.problems + problems
         for ep in found.apps:
             host._add_app(ep)
@@ -140,6 +154,7 @@ class Host:
             info = self.plugins.get(plugin)
             dist = info.distribution if info else ""
             claimant = Claimant(Source.PLUGIN, plugin, dist)
+            self.on_step(f"calling apphost_claim_routes of {claimant}")
             try:
                 result = call(apphost=self.view)
                 claims = [result] if isinstance(result, Claim) else list(result or ())
@@ -203,8 +218,11 @@ class Host:
         if claim.factory is not None:
 
             def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
-                # The name the hookspec documents for apps made by a factory claim.
-                return guarded(self.wrap(f"{claimant.name}[{key}]", app), f"{claimant} [{key}]")
+                # The name the hookspec documents for apps made by a factory claim; each
+                # made app has a bulkhead of its own, with its plugin's [hosting.NAME].
+                name = f"{claimant.name}[{key}]"
+                made = guarded(self.wrap(name, app), f"{claimant} [{key}]")
+                return self.bulkheads.wrap(made, name, claimant.name, claimant.distribution)
 
             return DynamicApps(
                 claim.factory,
@@ -214,13 +232,25 @@ class Host:
                 on_size=functools.partial(self._count_dynamic, route.describe()),
             )
         if isinstance(claim.app, str):
-            return self.apps[claim.app]
+            return self._guard(claim.app)
         app: WSGIApplication = claim.app  # type: ignore[assignment]  # normalize checked it
+        name = getattr(app, "__name__", str(claimant))
         try:
-            return guarded(self.wrap(getattr(app, "__name__", str(claimant)), app), str(claimant))
+            served = guarded(self.wrap(name, app), str(claimant))
         except PluginError as exc:
             log.warning("%s", exc)
             return UNAVAILABLE
+        return self.bulkheads.wrap(served, name, claimant.name, claimant.distribution)
+
+    def _guard(self, name: str) -> Bulkhead:
+        """App ``name`` behind its bulkhead: one per app, whatever routes lead to it."""
+        guard = self._guards.get(name)
+        if guard is None:
+            info = self.apps[name].info
+            guard = self._guards[name] = self.bulkheads.wrap(
+                self.apps[name], name, name, f"{info.dist}=={info.version}"
+            )
+        return guard
 
     def _count_dynamic(self, claim: str, count: int) -> None:
         if "metrics" in self.__dict__:  # else nothing serves: nothing to count
@@ -267,6 +297,7 @@ class Host:
     def startup(self) -> None:
         """Run ``apphost_startup``; if one raises, run shutdown hooks and raise naming it."""
         for plugin, call in call_each(self.pm, "apphost_startup"):
+            self.on_step(f"running apphost_startup of plugin {plugin!r}")
             try:
                 call(apphost=self.view)
             except Exception as exc:
@@ -282,6 +313,10 @@ class Host:
                 call(apphost=self.view)
             except Exception:
                 log.exception("plugin %r apphost_shutdown raised", plugin)
+
+
+def _ignore(what: str) -> None:
+    """The default ``on_step``: nobody listens."""
 
 
 class _InfoView(Mapping[str, AppInfo]):

@@ -31,7 +31,9 @@ def make_application() -> WSGIApplication:
     host = Host.build(load_config())
     host.startup()
     atexit.register(host.shutdown)
-    return request_stack(host)
+    app = request_stack(host)
+    host.bulkheads.start()  # stuck requests are logged under any server
+    return app
 
 
 application = make_application()

@@ -93,9 +93,14 @@ def make_plugin_manager() -> pluggy.PluginManager:
 
 
 def register_plugins(
-    pm: pluggy.PluginManager, eps: Iterable[importlib_metadata.EntryPoint]
+    pm: pluggy.PluginManager,
+    eps: Iterable[importlib_metadata.EntryPoint],
+    on_step: Callable[[str], object] | None = None,
 ) -> tuple[dict[str, PluginInfo], list[Problem]]:
-    """Import and register each plugin on its own; a broken one is reported and left out."""
+    """Import and register each plugin on its own; a broken one is reported and left out.
+
+    ``on_step(what)`` is told before each import (a worker reports it, so a hang is named).
+    """
     plugins: dict[str, PluginInfo] = {}
     problems: list[Problem] = []
     for ep in eps:
@@ -119,6 +124,8 @@ def register_plugins(
             info.fail("plugin name advertised by two distributions")
             continue
         plugins[ep.name] = info
+        if on_step is not None:
+            on_step(f"importing {info.label}, entry point '{ep.name} = {ep.value}'")
         try:
             obj = ep.load()
             _check_plugin(obj)

@@ -25,15 +25,18 @@ class Refusal:
 
     status: str
     reason: str
+    retry_after: int | None = None  # seconds, for a Retry-After header (503)
     body: bytes = field(init=False, repr=False, compare=False)
     headers: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         body = f"{self.status}: {self.reason}\n".encode()
-        headers = (
+        headers: tuple[tuple[str, str], ...] = (
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Content-Length", str(len(body))),
         )
+        if self.retry_after is not None:
+            headers += (("Retry-After", str(self.retry_after)),)
         object.__setattr__(self, "body", body)
         object.__setattr__(self, "headers", headers)
 

@@ -44,6 +44,7 @@ from .drain import Drain, Drained
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import signal_socket
 from .sockets import DEFAULT_BACKLOG, describe
+from .worker import QUARANTINE
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -108,14 +109,18 @@ def run(host: Host, server: Server, worker: Worker | None = None) -> None:
             if worker is not None:
                 _Watch(worker.control, smap, control)
             host.startup()
+            host.bulkheads.start()
             try:
                 if worker is not None:
+                    if worker.board is not None:
+                        worker.board.doing("")
                     worker.ready()
                 server.print_listen("Serving on http://{}:{}")
                 with contextlib.suppress(Drained):
                     server.run()
             finally:
                 served = True
+                host.bulkheads.stop()
                 server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
                 host.shutdown()
                 if worker is not None:  # exiting now: a late SIGTERM must not kill it mid-exit
@@ -199,12 +204,13 @@ class _Control(wasyncore.dispatcher):  # type: ignore[misc]
 
 
 class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
-    """This worker's end of the supervisor's control socket: EOF means stop."""
+    """This worker's end of the supervisor's control socket: quarantines, and EOF means stop."""
 
     def __init__(self, sock: socket.socket, smap: dict[int, Any], control: _Control) -> None:
         super().__init__(sock, map=smap)
         self.control = control
         self.gone = False
+        self._said = b""
 
     def readable(self) -> bool:
         return not self.gone
@@ -222,3 +228,10 @@ class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
         if not data:
             self.gone = True
             self.control.stop("the supervisor exited")
+            return
+        self._said += data
+        while b"\n" in self._said:
+            line, _, self._said = self._said.partition(b"\n")
+            if line.startswith(QUARANTINE):
+                app, _, why = line[len(QUARANTINE) :].decode(errors="replace").partition("\t")
+                self.control.host.bulkheads.quarantine(app, why)

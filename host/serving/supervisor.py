@@ -16,7 +16,15 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
 - SIGTERM, SIGINT: close this process's copy of the sockets, SIGTERM every
   worker, wait while they drain (``shutdown_timeout``), exit 0. A second one
   kills them.
-- A worker that dies while serving is replaced.
+- A worker that dies while serving is replaced (after a back-off while
+  workers keep dying), and the log names the requests it had in flight, read
+  from its scoreboard (``apphost.serving.scoreboard``). An app in flight in
+  ``crash_limit`` deaths within ``crash_window`` is quarantined in every
+  worker until the next reload (``apphost.serving.crashes``).
+- A worker that asks to be replaced (``max_requests``, ``max_worker_memory``,
+  too many stuck requests; see ``apphost.web.bulkhead``) is, the way SIGHUP
+  replaces workers: the new one serves first, then the old one drains. One
+  at a time, so workers never recycle together.
 
 Startup and shutdown hooks run in every worker process. The workers share
 their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
@@ -41,14 +49,15 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ApphostError
+from .crashes import Crashes
+from .scoreboard import Scoreboard
 from .signals import signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
-from .worker import FAILED, READY, Worker
+from .worker import FAILED, QUARANTINE, READY, RECYCLE, Worker
 
 log = logging.getLogger("apphost")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
-START_TIMEOUT = 60.0  # a worker not serving by then has failed
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 
@@ -70,7 +79,7 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
         sockets = bind(config.listen, int(backlog))
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
-    supervisor = Supervisor(sockets, argv, config.workers, config.shutdown_timeout)
+    supervisor = Supervisor(sockets, argv, config)
     try:
         code = supervisor.run()
     finally:
@@ -101,27 +110,30 @@ def _check_metrics_dir(path: str) -> None:
 class _Child:
     proc: subprocess.Popen[bytes]
     control: socket.socket
+    board: Scoreboard
     generation: int
     deadline: float | None
     state: str = "starting"  # -> "serving" -> "stopping"
-    said: bytes = b""
+    said: bytes = b""  # what it wrote on the control socket, not yet handled
+    replaces: _Child | None = None  # the worker this one takes over from, once serving
 
 
 class Supervisor:
     """Keeps ``workers`` processes serving on ``sockets``; see the module doc for signals."""
 
     def __init__(
-        self,
-        sockets: Sequence[socket.socket],
-        argv: Sequence[str],
-        workers: int = 1,
-        shutdown_timeout: float = 30.0,
+        self, sockets: Sequence[socket.socket], argv: Sequence[str], config: Config
     ) -> None:
         self.sockets = list(sockets)
         self.argv = list(argv)
-        self.workers = workers
-        self.shutdown_timeout = shutdown_timeout
+        self.workers = config.workers
+        self.threads = config.threads
+        self.shutdown_timeout = config.shutdown_timeout
+        self.start_timeout = config.start_timeout  # a worker not serving by then has failed
+        self.crashes = Crashes(config.crash_limit, config.crash_window)
         self.children: list[_Child] = []
+        self.recycles: list[tuple[_Child, str]] = []  # workers waiting to be replaced, and why
+        self._respawns: list[tuple[float, int]] = []  # (when, generation) of backed-off spawns
         self.generation = 0  # the generation serving; 0 until the first one serves
         self.reload_pending = False
         self.stopping = False
@@ -129,11 +141,19 @@ class Supervisor:
         self.failure: str | None = None  # why the first generation could not start
         self._selector = selectors.DefaultSelector()
         self._reloads: Any = None  # apphost_reloads_total, if the workers share metrics
+        self._recycled: Any = None  # apphost_worker_recycles_total{reason}
         if METRICS_DIR in os.environ:
             from prometheus_client import Counter
 
             self._reloads = Counter(
                 "apphost_reloads", "Reloads (SIGHUP, --reload) that took effect", registry=None
+            )
+            self._recycled = Counter(
+                "apphost_worker_recycles",
+                "Workers replaced while serving, by reason (max_requests, max_worker_memory,"
+                " stuck, crash)",
+                ["reason"],
+                registry=None,
             )
 
     def run(self) -> int:
@@ -152,6 +172,7 @@ class Supervisor:
                             self._on_message(key.data)
                     self._reap()
                     self._enforce_deadlines()
+                    self._respawn_due()
             finally:
                 for child in self.children:  # only if supervising itself failed
                     child.proc.kill()
@@ -166,6 +187,10 @@ class Supervisor:
             log.info("%s: a reload is starting; another will follow it", why)
             return
         log.info("%s: starting %d new worker(s) to reload plugins", why, self.workers)
+        if self.crashes.quarantined:
+            log.info("the reload lifts the quarantine of %s", ", ".join(self.crashes.quarantined))
+        self.crashes.reset()
+        self.recycles.clear()
         self._start_generation()
 
     def stop(self, why: str) -> None:
@@ -199,13 +224,47 @@ class Supervisor:
             return
         child.said += data
         if child.state == "starting" and child.said.startswith(READY):
+            child.said = child.said[len(READY) :]
             child.state, child.deadline = "serving", None
             self._promote(child)
+        while child.state != "starting" and b"\n" in child.said:
+            line, _, child.said = child.said.partition(b"\n")
+            if line.startswith(RECYCLE):
+                self._ask_recycle(child, line[len(RECYCLE) :].decode(errors="replace"))
+
+    def _ask_recycle(self, child: _Child, reason: str) -> None:
+        """Replace ``child``, new first; one replacement at a time."""
+        if self.stopping or child.state != "serving" or child.generation < self.generation:
+            return
+        if any(c is child for c, _ in self.recycles):
+            return
+        self.recycles.append((child, reason))
+        self._next_recycle()
+
+    def _next_recycle(self) -> None:
+        if any(c.replaces is not None for c in self.children) or self.stopping:
+            return  # one at a time: the next starts when this one has taken over
+        while self.recycles:
+            old, reason = self.recycles.pop(0)
+            if old in self.children and old.state == "serving":
+                log.info("replacing worker %d (%s): starting its successor", old.proc.pid, reason)
+                if self._recycled is not None:
+                    self._recycled.labels(reason.split(":", 1)[0]).inc()
+                self._spawn(old.generation, replaces=old)
+                return
 
     def _promote(self, child: _Child) -> None:
         generation = child.generation
+        for app, why in self.crashes.quarantined.items():  # it started before they were
+            self._tell(child, QUARANTINE + f"{app}\t{why}".encode())
         if generation <= self.generation:  # a replacement joined the generation serving
-            log.info("worker(s) %d serve", child.proc.pid)
+            previous, child.replaces = child.replaces, None
+            if previous is not None and previous in self.children:
+                log.info("worker %d serves; worker %d drains", child.proc.pid, previous.proc.pid)
+                self._terminate(previous)
+            else:
+                log.info("worker(s) %d serve", child.proc.pid)
+            self._next_recycle()
             return
         new = [c for c in self.children if c.generation == generation]
         if any(c.state != "serving" for c in new):
@@ -237,20 +296,62 @@ class Supervisor:
 
     def _exited(self, child: _Child, code: int) -> None:
         pid, how = child.proc.pid, _status(code)
+        in_flight = child.board.in_flight()
+        status = child.board.status()
+        child.board.close()
         if self._reloads is not None:  # its gauges (requests in flight...) no longer count
             from prometheus_client.multiprocess import mark_process_dead
 
+            from .metrics_files import fold_dead
+
             mark_process_dead(pid)  # type: ignore[no-untyped-call]
+            fold_dead(os.environ[METRICS_DIR], pid)
+        if child.replaces is not None:  # a successor that died: its predecessor stays
+            child.replaces = None
+            self._next_recycle()
         if child.state == "stopping":
             log.log(logging.INFO if code == 0 else logging.WARNING, "worker %d %s", pid, how)
+            if code != 0 and in_flight:
+                log.warning("worker %d had in flight: %s", pid, _requests(in_flight))
         elif child.state == "serving":
-            log.error("worker %d %s while serving; starting a replacement", pid, how)
-            if not self.stopping:
-                self._spawn(child.generation)
+            self._died(child, how, in_flight)
         elif child.said.startswith(FAILED):
             self._start_failed(child, code, child.said[len(FAILED) :].decode(errors="replace"))
+        elif status:
+            self._start_failed(child, code, f"worker {pid} {how} before serving, while {status}")
         else:
             self._start_failed(child, code, f"worker {pid} {how} before serving (see above)")
+
+    def _died(self, child: _Child, how: str, in_flight: list[tuple[str, str, str]]) -> None:
+        """A serving worker died: say what it had in flight, quarantine, replace (backed off)."""
+        pid = child.proc.pid
+        had = _requests(in_flight) if in_flight else "no request"
+        log.error("worker %d %s while serving, with in flight: %s", pid, how, had)
+        for app, why in self.crashes.died(in_flight).items():
+            log.error("quarantining app %r in every worker until the next reload: %s", app, why)
+            for other in self.children:
+                if other.state == "serving":
+                    self._tell(other, QUARANTINE + f"{app}\t{why}".encode())
+        if self.stopping:
+            return
+        if self._recycled is not None:
+            self._recycled.labels("crash").inc()
+        delay = self.crashes.backoff()
+        if delay:
+            log.warning("workers keep dying: starting the replacement in %.1fs", delay)
+        self._respawns.append((time.monotonic() + delay, child.generation))
+
+    def _respawn_due(self) -> None:
+        now = time.monotonic()
+        due = [r for r in self._respawns if r[0] <= now]
+        self._respawns = [r for r in self._respawns if r[0] > now]
+        for _, generation in due:
+            if not self.stopping:
+                self._spawn(generation)
+
+    def _tell(self, child: _Child, message: bytes) -> None:
+        with contextlib.suppress(OSError):  # it is exiting: _reap() will see to it
+            child.control.send(message + b"\n")
 
     def _start_failed(self, child: _Child, code: int, reason: str) -> None:
         pid = child.proc.pid
@@ -283,17 +384,19 @@ class Supervisor:
         for _ in range(self.workers):
             self._spawn(generation)
 
-    def _spawn(self, generation: int) -> None:
+    def _spawn(self, generation: int, replaces: _Child | None = None) -> None:
         mine, theirs = socket.socketpair()
-        fds = [theirs.fileno(), *(s.fileno() for s in self.sockets)]
+        board = Scoreboard.create(self.threads)
+        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in self.sockets)]
         try:
             proc = subprocess.Popen(
                 self.argv,
-                env={**os.environ, **Worker.environ(theirs, self.sockets)},
+                env={**os.environ, **Worker.environ(theirs, self.sockets, board)},
                 pass_fds=fds,
             )
         except OSError as exc:
             mine.close()
+            board.close()
             if not self.children:
                 raise ApphostError(f"cannot start a worker ({self.argv[0]}): {exc}") from None
             log.error("cannot start a worker (%s): %s", self.argv[0], exc)
@@ -301,7 +404,8 @@ class Supervisor:
         finally:
             theirs.close()
         mine.setblocking(False)
-        child = _Child(proc, mine, generation, time.monotonic() + START_TIMEOUT)
+        deadline = time.monotonic() + self.start_timeout
+        child = _Child(proc, mine, board, generation, deadline, replaces=replaces)
         self.children.append(child)
         self._selector.register(mine, selectors.EVENT_READ, child)
         log.info("started worker %d", proc.pid)
@@ -314,6 +418,7 @@ class Supervisor:
 
     def _timeout(self) -> float | None:
         deadlines = [c.deadline for c in self.children if c.deadline is not None]
+        deadlines += [when for when, _ in self._respawns]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _enforce_deadlines(self) -> None:
@@ -323,7 +428,9 @@ class Supervisor:
                 continue
             child.deadline = None
             if child.state == "starting":
-                child.said = FAILED + f"not serving after {START_TIMEOUT:g}s".encode()
+                doing = child.board.status()
+                while_ = f", still {doing}" if doing else ""
+                child.said = FAILED + f"not serving after {self.start_timeout:g}s{while_}".encode()
             else:
                 log.warning("worker %d still running after SIGTERM: killing it", child.proc.pid)
                 if self.stopping:
@@ -345,6 +452,10 @@ def _status(code: int) -> str:
     return (
         f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
     )
+
+
+def _requests(in_flight: list[tuple[str, str, str]]) -> str:
+    return "; ".join(f"app {app!r} {method} {path}" for app, method, path in in_flight)
 
 
 def _pids(children: Iterable[_Child]) -> str:

@@ -26,12 +26,15 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import ApphostError
+from .scoreboard import ENV_FD, Scoreboard
 from .sockets import adopt
 
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
-READY = b"ready\n"
-FAILED = b"failed\n"
+READY = b"ready\n"  # worker -> supervisor: serving
+FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
+RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
+QUARANTINE = b"quarantine "  # supervisor -> worker, "app\twhy\n": answer 503 for app
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +43,14 @@ class Worker:
 
     control: socket.socket
     sockets: list[socket.socket]
+    board: Scoreboard | None = None  # where this worker writes what it serves
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
         """The worker this process is, from (and removing) the supervisor's variables."""
         env = os.environ if environ is None else environ
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
+        board_fd = env.pop(ENV_FD, None)
         if control_fd is None:
             return None
         # A terminal's hangup and Ctrl-C reach the whole process group: the
@@ -60,19 +65,35 @@ class Worker:
             raise ApphostError(f"{ENV_CONTROL}/{ENV_LISTEN}: not inherited fds: {exc}") from None
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
-        return cls(control, sockets)
+        board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
+        return cls(control, sockets, board)
 
     @staticmethod
-    def environ(control: socket.socket, sockets: Sequence[socket.socket]) -> dict[str, str]:
-        """The variables that hand ``control`` and ``sockets`` to a worker (pass their fds too)."""
+    def environ(
+        control: socket.socket, sockets: Sequence[socket.socket], board: Scoreboard
+    ) -> dict[str, str]:
+        """The variables that hand ``control``, ``sockets`` and ``board`` to a worker.
+
+        Pass their fds too (``pass_fds``).
+        """
         return {
             ENV_CONTROL: str(control.fileno()),
             ENV_LISTEN: ",".join(str(s.fileno()) for s in sockets),
+            **board.environ(),
         }
 
     def ready(self) -> None:
         """Tell the supervisor this worker serves: it may now stop the previous ones."""
         self._send(READY)
+
+    def recycle(self, reason: str) -> None:
+        """Ask the supervisor to replace this worker (it starts the successor first)."""
+        # From the watch thread, while the loop thread reads this socket: a plain send of a
+        # few bytes (the buffer is never full), leaving its blocking mode alone.
+        with contextlib.suppress(OSError):
+            self.control.send(
+                RECYCLE + reason.replace("\n", " ").encode("utf-8", "replace") + b"\n"
+            )
 
     def failed(self, reason: str) -> bool:
         """Tell the supervisor why this worker could not start; False if it cannot hear."""

@@ -87,6 +87,32 @@ class Metrics:
             "Requests that waited for a free worker thread",
             registry=self.registry,
         )
+        self.app_in_flight = Gauge(
+            "apphost_app_requests_in_flight",
+            "Requests in flight, by app (updated once a second)",
+            ["app"],
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.rejected = Counter(
+            "apphost_requests_rejected",
+            "Requests an app's bulkhead answered 503 (max_in_flight reached)",
+            ["app"],
+            registry=self.registry,
+        )
+        self.stuck = Counter(
+            "apphost_requests_stuck",
+            "Requests that ran past their app's request_timeout",
+            ["app"],
+            registry=self.registry,
+        )
+        self.quarantined = Gauge(
+            "apphost_app_quarantined",
+            "1 while an app is quarantined (crash_limit worker deaths within crash_window)",
+            ["app"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         self.dynamic_apps = Gauge(
             "apphost_dynamic_apps",
             "Apps kept by each factory claim",
@@ -109,7 +135,10 @@ class Metrics:
 
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
+        try:
+            return generate_latest(registry)
+        except FileNotFoundError:  # a dead worker's file was folded away meanwhile: look again
+            return generate_latest(registry)
 
 
 class Observer:

@@ -13,7 +13,8 @@ Outermost first, as a request meets them:
 4. werkzeug's debugger (``serve --debug`` only).
 5. ``Observer``: the access log and metrics, for every request.
 6. ``Dispatcher``: own pages, refusals, or the claimed app, which is
-   ``LazyApp`` -> ``guarded`` (500 on error) -> the plugins' wrappers -> the app.
+   ``Bulkhead`` (max_in_flight, quarantine) -> ``LazyApp`` -> ``guarded`` (500
+   on error) -> the plugins' wrappers -> the app.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def request_stack(host: Host, adjustments: Any = None) -> WSGIApplication:
     config = host.config
     app: WSGIApplication = host.dispatcher
     app = Observer(app, access_log=config.access_log, metrics=host.metrics)
+    host.bulkheads.metrics = host.metrics  # counted by the watch, once a second
     if config.debug:
         app = _debugger(app)
     if adjustments is not None:
