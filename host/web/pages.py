@@ -14,6 +14,7 @@ import functools
 import html
 import ipaddress
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -45,11 +46,19 @@ def own_pages(host: Host) -> dict[str, WSGIApplication]:
 
 
 def health(host: Host, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-    """``/_apphost/health``: 200 and every app's status; 503 while draining."""
+    """``/_apphost/health``: 200 and every app's status; 503 while draining.
+
+    ``status`` is ``ok``, ``degraded`` (an app failed to load, is quarantined, or
+    its bulkhead turned requests away in the last 10 s; the instance still
+    serves, so it stays 200 for load balancers) or ``draining``.
+    """
+    wrong = trouble(host)
+    state = "draining" if host.draining else "degraded" if any(wrong.values()) else "ok"
     body = json.dumps(
         {
-            "status": "draining" if host.draining else "ok",
+            "status": state,
             "apps": {n: a.info.state for n, a in host.apps.items()},
+            **wrong,
         }
     ).encode()
     status = "503 Service Unavailable" if host.draining else "200 OK"
@@ -62,6 +71,21 @@ def health(host: Host, environ: WSGIEnvironment, start_response: StartResponse) 
         ],
     )
     return [body]
+
+
+def trouble(host: Host) -> dict[str, Any]:
+    """What is wrong right now: failed, quarantined and saturated apps, and stuck requests."""
+    bulkheads = host.bulkheads
+    now = time.monotonic()
+    return {
+        "failed": sorted(n for n, a in host.apps.items() if a.info.failed),
+        "quarantined": dict(sorted(bulkheads.quarantined.items())),
+        "saturated": sorted({b.name for b in bulkheads.each() if b.saturated}),
+        "stuck": [
+            {"app": s.app, "method": s.method, "path": s.path, "seconds": round(s.age(now), 1)}
+            for s in sorted(bulkheads.stuck.values(), key=lambda s: s.started)
+        ],
+    }
 
 
 def status_pages(host: Host) -> dict[str, WSGIApplication]:
@@ -131,11 +155,13 @@ def render_html(host: Host) -> str:
     routes = route_rows(host)
     plugins = plugin_rows(host)
     problems = host.all_problems()
+    wrong = trouble(host)
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>apphost status</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>apphost</h1><p>server name <code>{_e(host.config.server_name)}</code>, "
         f"{len(routes)} routes, {len(plugins)} apps and plugins, {len(problems)} problems.</p>",
+        _right_now(wrong),
         "<h2>Routes</h2>",
         _table(routes, ["host", "path", "app", "distribution", "claimed_by", "status"], "routes"),
         "<h2>Apps and plugins</h2>",
@@ -149,6 +175,27 @@ def render_html(host: Host) -> str:
         parts.append("</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _right_now(wrong: dict[str, Any]) -> str:
+    """The top of the page: what is wrong in this worker now, or that nothing is."""
+    items = [f"<li class=failed>app {_e(n)}: failed to load</li>" for n in wrong["failed"]]
+    items += [
+        f"<li class=failed>app {_e(n)}: quarantined: {_e(why)}</li>"
+        for n, why in wrong["quarantined"].items()
+    ]
+    items += [
+        f"<li class=failed>app {_e(n)}: saturated (turning requests away: max_in_flight)</li>"
+        for n in wrong["saturated"]
+    ]
+    items += [
+        f"<li class=failed>app {_e(s['app'])}: stuck request {_e(s['method'])} {_e(s['path'])}"
+        f" running for {s['seconds']:.0f}s</li>"
+        for s in wrong["stuck"]
+    ]
+    if not items:
+        return "<p id=now class=ok>Nothing is wrong right now.</p>"
+    return "<h2>Right now</h2><ul id=now>" + "".join(items) + "</ul>"
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], ident: str) -> str:
