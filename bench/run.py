@@ -32,6 +32,7 @@ SCRIPTS = (
     "threads",
     "observe",
     "workers",
+    "isolation",
 )
 PACKAGES = (
     "apphost",

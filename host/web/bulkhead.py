@@ -9,7 +9,8 @@ A ``Bulkhead`` lets at most ``max_in_flight`` of its app's requests run in this
 worker at once; one more answers 503 with ``Retry-After`` at once, before the
 app is called, so an app that hangs holds a bounded number of threads and the
 others, and ``/_apphost/health``, keep theirs. A request counts from the call
-of the app until its body is closed. A quarantined app answers 503 the same
+of the app until its body is closed, or until the app returns it if it is a
+list (made whole: the app's work is done, only sending is left). A quarantined app answers 503 the same
 way, for every request, until the next reload.
 
 The watch thread wakes once a second (never per request): a request running
@@ -138,6 +139,9 @@ class Bulkhead:
         except BaseException:
             self._leave(ident)
             raise
+        if body.__class__ is list:  # made whole: the app is done, only sending is left
+            self._leave(ident)
+            return body
         return _Body(body, self, ident)
 
     def _leave(self, ident: int) -> None:
