@@ -1,4 +1,4 @@
-"""7. What the access log and metrics cost per request, in-process.
+"""7. What the bulkheads, scoreboard, access log and metrics cost per request, in-process.
 
     .venv/bin/python bench/observe.py [--rounds 7] [--requests 20000]
 
@@ -11,8 +11,10 @@ and its body is closed, as a server closes it (the access line and the
 metrics are written then). Contenders, in turn (order alternating), each
 round ``--requests`` requests:
 
-- the dispatcher alone;
-- the Observer with metrics only (``access_log = false``);
+- the dispatcher alone, its table resolving the app without a bulkhead;
+- the dispatcher with the app's bulkhead (as ``apphost.wsgi`` under gunicorn);
+- the same with the scoreboard a worker of ``apphost serve`` writes;
+- the Observer around that with metrics only (``access_log = false``);
 - the Observer with metrics and the access log, as ``apphost serve`` runs.
 
 The metrics are in prometheus-client's multiprocess mode, as ``apphost
@@ -52,8 +54,10 @@ ENVIRON = {
 
 
 DISPATCHER = "dispatcher alone"
-METRICS = "dispatcher and metrics"
-SERVED = "dispatcher, metrics and access log (as served)"
+BULKHEAD = "dispatcher, bulkhead"
+BOARD = "dispatcher, bulkhead, scoreboard"
+METRICS = "dispatcher, bulkhead, scoreboard, metrics"
+SERVED = "dispatcher, bulkhead, scoreboard, metrics, access log (as served)"
 
 
 def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20_000)
     args = parser.parse_args(argv)
 
-    print("## 7. Per-request cost of the access log and metrics (in-process)\n")
+    print("## 7. Per-request cost of the bulkhead, scoreboard, access log and metrics\n")
     print(
         f"µs per `GET /hello/x` (body closed), {args.rounds} rounds of {args.requests:,}"
         " requests, contenders in turn; medians. Logging as `apphost serve` sets it up,"
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     from apphost.cli import _setup_logging
     from apphost.config import Config
     from apphost.host import Host
+    from apphost.routing.dispatcher import Dispatcher
+    from apphost.routing.table import build_table
+    from apphost.serving.scoreboard import Scoreboard
+    from apphost.web.bulkhead import Bulkheads
     from apphost.web.observe import Metrics, Observer
 
     with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
@@ -108,12 +116,19 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr = log_file  # the handler takes the stream it finds here
             try:
                 _setup_logging(False)
-                host = Host.build(Config())
-                dispatcher = host.dispatcher
+                config = Config()
+                host = Host.build(config)
+                board = Scoreboard.create(config.threads)
+                worker = Host.build(config, bulkheads=Bulkheads(config, board))
+                bare, _ = build_table(
+                    host.routes, config.server_name, lambda r: host.apps[str(r.claim.app)]
+                )
                 contenders = {
-                    DISPATCHER: dispatcher,
-                    METRICS: Observer(dispatcher, access_log=False, metrics=Metrics()),
-                    SERVED: Observer(dispatcher, access_log=True, metrics=Metrics()),
+                    DISPATCHER: Dispatcher(bare),
+                    BULKHEAD: host.dispatcher,
+                    BOARD: worker.dispatcher,
+                    METRICS: Observer(worker.dispatcher, access_log=False, metrics=Metrics()),
+                    SERVED: Observer(worker.dispatcher, access_log=True, metrics=Metrics()),
                 }
                 for app in contenders.values():
                     run(app, 1000)  # warm-up
@@ -151,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nAccess lines written: {lines:,} of {expected:,} requests logged.\n")
     served, metrics_only = results[SERVED], results[METRICS]
     print(
+        "- (no target) the bulkhead adds"
+        f" {median(c for c, _ in results[BULKHEAD]) - base_cpu:.2f} µs per request and the"
+        f" scoreboard {median(c for c, _ in results[BOARD]) - median(c for c, _ in results[BULKHEAD]):.2f}"
+        " µs more on the request thread"
+    )
+    print(
         "- (no target) metrics add"
-        f" {median(c for c, _ in metrics_only) - base_cpu:.2f} µs per request and the access"
+        f" {median(c for c, _ in metrics_only) - median(c for c, _ in results[BOARD]):.2f} µs"
+        " per request and the access"
         f" log {median(c for c, _ in served) - median(c for c, _ in metrics_only):.2f} µs more"
         " on the request thread;"
         f" {median(w for _, w in served) - base_wall:.2f} µs for both in all"
