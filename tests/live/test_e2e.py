@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
 
 import pytest
 
-from .conftest import Server
-from .examples import mismatches
+from ..examples import mismatches
+from ..servers import Server, launch
 
 
 @pytest.fixture(scope="module")
-def server() -> Server:
-    from .conftest import start_server
-
-    srv = start_server("--server-name", "localhost")
-    yield srv  # type: ignore[misc]
-    assert srv.stop() == 0
+def server() -> Iterator[Server]:
+    srv = launch("--server-name", "localhost", load=None)
+    try:
+        yield srv
+        assert srv.stop() == 0
+    finally:
+        srv.close()
 
 
 def test_examples_answer_as_expected(server: Server) -> None:
@@ -46,17 +47,3 @@ def test_health_names_every_app(server: Server) -> None:
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok"
     assert set(health["apps"]) == {"hello", "notes", "wiki"}
-
-
-def test_check_routes_plugins_against_installed_examples(
-    run_cli: Callable[..., tuple[int, str]],
-) -> None:
-    code, out = run_cli("check")
-    assert code == 0, out
-    code, out = run_cli("routes", "--json")
-    rows = {(r["host"], r["path"]): r for r in json.loads(out)}
-    assert rows[("*", "/hello")]["distribution"] == "apphost-hello==0.1.0"
-    assert rows[("*", "/hello")]["claimed_by"] == "plugin 'hello' (apphost-hello==0.1.0)"
-    assert rows[("notes.localhost", "/")]["app"] == "notes"
-    assert rows[("*.localhost", "/")]["distribution"] == "apphost-tenants==0.1.0"
-    assert rows[("*", "/people/*")]["claimed_by"] == "plugin 'people' (apphost-people==0.1.0)"

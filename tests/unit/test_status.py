@@ -7,36 +7,33 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from apphost.config import Config, parse_config
+from apphost import app_factory
+from apphost.config import parse_config
 from apphost.host import Host
+from apphost.testing import HostFactory
 from apphost.web.observe import Metrics, Observer
 from apphost.web.stack import request_stack
 from werkzeug.test import Client
 
-from .conftest import Dists, Server, unique
-from .live import get
 
-HELLO = """
-def app(environ, start_response):
+def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
     return [b"hi"]
-"""
 
 
-def make_host(dists: Dists, config: Config | None = None) -> Host:
-    good, bad = unique("good"), unique("bad")
-    dists.add("good-dist", apps={"good": f"{good}:app"}, modules={good: HELLO})
-    dists.add(
-        "bad-dist",
-        version="0.2",
-        apps={"bad": f"{bad}:app"},
-        modules={bad: "raise ImportError('<b>no</b>')"},
-    )
-    return dists.host(config)
+@app_factory
+def broken(config: Mapping[str, Any]) -> Any:
+    raise ImportError("<b>no</b>")
+
+
+@pytest.fixture
+def make_host(apphost_host: HostFactory) -> Callable[..., Host]:
+    """``make_host(config=None)``: app 'good' answers, app 'bad' fails to load (its reason has HTML)."""
+    return lambda config=None: apphost_host(apps={"good": hello, "bad": broken}, config=config)
 
 
 def fetch(host: Host, path: str, addr: str = "127.0.0.1") -> tuple[int, str]:
@@ -44,18 +41,19 @@ def fetch(host: Host, path: str, addr: str = "127.0.0.1") -> tuple[int, str]:
     return resp.status_code, resp.get_data(as_text=True)
 
 
-def test_status_page_lists_routes_plugins_and_failures(dists: Dists) -> None:
-    host = make_host(dists)
+def test_status_page_lists_routes_plugins_and_failures(make_host: Callable[..., Host]) -> None:
+    host = make_host()
     host.load_all()
     status, page = fetch(host, "/_apphost/")
     assert status == 200
-    assert "<table id=routes>" in page and "good-dist==1.0" in page
+    assert "<table id=routes>" in page and "in-memory==0" in page
     # A failure is shown with its reason, escaped.
-    assert "bad-dist==0.2" in page and "&lt;b&gt;no&lt;/b&gt;" in page and "<b>no</b>" not in page
+    assert "app &#x27;bad&#x27; (in-memory==0): failed: ImportError: &lt;b&gt;no&lt;/b&gt;" in page
+    assert "<b>no</b>" not in page
 
 
-def test_json_pages(dists: Dists) -> None:
-    host = make_host(dists)
+def test_json_pages(make_host: Callable[..., Host]) -> None:
+    host = make_host()
     routes = json.loads(fetch(host, "/_apphost/routes")[1])
     assert {(r["path"], r["app"]) for r in routes} == {("/good", "good"), ("/bad", "bad")}
     plugins = json.loads(fetch(host, "/_apphost/plugins")[1])
@@ -72,8 +70,8 @@ def test_json_pages(dists: Dists) -> None:
         ("off", "127.0.0.1", 404),
     ],
 )
-def test_access_rule(dists: Dists, mode: str, addr: str, expected: int) -> None:
-    host = make_host(dists, parse_config({"apphost": {"status_page": mode}}))
+def test_access_rule(make_host: Callable[..., Host], mode: str, addr: str, expected: int) -> None:
+    host = make_host(parse_config({"apphost": {"status_page": mode}}))
     for path in ("/_apphost/", "/_apphost/routes", "/_apphost/plugins", "/_apphost/metrics"):
         assert fetch(host, path, addr)[0] == expected
     # The health check answers whatever the mode.
@@ -81,27 +79,17 @@ def test_access_rule(dists: Dists, mode: str, addr: str, expected: int) -> None:
 
 
 @pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
-def test_local_means_not_through_a_proxy(dists: Dists, header: str) -> None:
+def test_local_means_not_through_a_proxy(make_host: Callable[..., Host], header: str) -> None:
     """Behind a proxy on the same machine, every client would look like 127.0.0.1."""
-    host = make_host(dists)
+    host = make_host()
     resp = Client(request_stack(host)).get(
         "/_apphost/", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={header: "for=x"}
     )
     assert resp.status_code == 403 and "not through a proxy" in resp.get_data(as_text=True)
 
 
-def test_local_under_waitress_sees_the_proxy_headers_it_drops(
-    serve: Callable[..., Server],
-) -> None:
-    """waitress removes X-Forwarded-For from an untrusted peer; the page still refuses."""
-    server = serve()
-    assert get(server.port, "/_apphost/routes")[0] == 200
-    forwarded = {"X-Forwarded-For": "198.51.100.7"}
-    assert get(server.port, "/_apphost/routes", headers=forwarded)[0] == 403
-
-
-def test_metrics_count_by_app_and_status_class(dists: Dists) -> None:
-    host = make_host(dists)
+def test_metrics_count_by_app_and_status_class(make_host: Callable[..., Host]) -> None:
+    host = make_host()
     for _ in range(3):
         assert fetch(host, "/good")[0] == 200
     assert fetch(host, "/bad")[0] == 503
@@ -113,8 +101,8 @@ def test_metrics_count_by_app_and_status_class(dists: Dists) -> None:
     assert "apphost_requests_in_flight 1.0" in text  # this very request
 
 
-def test_access_log_line(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:
-    host = make_host(dists)
+def test_access_log_line(make_host: Callable[..., Host], caplog: pytest.LogCaptureFixture) -> None:
+    host = make_host()
     caplog.set_level(logging.INFO, logger="apphost.access")
     Client(request_stack(host)).get(
         "/good/x?q=1",
@@ -136,8 +124,10 @@ def test_access_log_line(dists: Dists, caplog: pytest.LogCaptureFixture) -> None
     assert float(m.group(2)) >= 0
 
 
-def test_access_log_line_for_a_miss(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:
-    host = make_host(dists)
+def test_access_log_line_for_a_miss(
+    make_host: Callable[..., Host], caplog: pytest.LogCaptureFixture
+) -> None:
+    host = make_host()
     caplog.set_level(logging.INFO, logger="apphost.access")
     Client(request_stack(host)).post("/nowhere", environ_base={"REMOTE_ADDR": "::1"}, buffered=True)
     (record,) = [r for r in caplog.records if r.name == "apphost.access"]
@@ -166,9 +156,9 @@ def _metric(metrics: Metrics, line: str) -> float:
     return 0.0
 
 
-def test_metrics_per_app_status_and_in_flight(dists: Dists) -> None:
+def test_metrics_per_app_status_and_in_flight(make_host: Callable[..., Host]) -> None:
     """The per-app metric children are made once and reused; in-flight returns to 0."""
-    host = make_host(dists)
+    host = make_host()
     metrics = host.metrics
     assert _metric(metrics, "apphost_requests_in_flight") == 0
     for path, times in (("/good", 3), ("/good/missing", 2), ("/bad", 2), ("/nowhere", 1)):
@@ -208,8 +198,8 @@ def test_metrics_and_log_when_the_app_fails(caplog: pytest.LogCaptureFixture) ->
     assert [line.split('"')[2].split()[:2] for line in lines] == [["500", "-"], ["200", "4"]]
 
 
-def test_access_log_off(dists: Dists, caplog: pytest.LogCaptureFixture) -> None:
-    host = make_host(dists, parse_config({"apphost": {"access_log": False}}))
+def test_access_log_off(make_host: Callable[..., Host], caplog: pytest.LogCaptureFixture) -> None:
+    host = make_host(parse_config({"apphost": {"access_log": False}}))
     caplog.set_level(logging.INFO, logger="apphost.access")
     fetch(host, "/good")
     assert not [r for r in caplog.records if r.name == "apphost.access"]

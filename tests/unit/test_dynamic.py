@@ -14,30 +14,9 @@ import pytest
 from apphost import Claim
 from apphost.config import Config
 from apphost.routing.dynamic import DynamicApps
+from apphost.testing import HostFactory
 from apphost.web.stack import request_stack
 from werkzeug.test import Client
-
-from .conftest import Dists, Server, unique
-
-# A tenants plugin: one app per subdomain; three keys misbehave as named.
-TENANTS = """
-import time
-from apphost import Claim
-def make(key):
-    if key == "slow":
-        time.sleep(2)
-    if key == "missing":
-        return None
-    if key == "boom":
-        raise RuntimeError("tenant db down")
-    body = key.encode()
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Length", str(len(body)))])
-        return [body]
-    return app
-def apphost_claim_routes():
-    return Claim(factory=make, subdomain="*")
-"""
 
 
 def text_app(body: str) -> Any:
@@ -50,6 +29,22 @@ def text_app(body: str) -> Any:
         return [data]
 
     return app
+
+
+class Tenants:
+    """A tenants plugin: one app per subdomain; two keys misbehave as named."""
+
+    @staticmethod
+    def make(key: str) -> Any:
+        if key == "missing":
+            return None
+        if key == "boom":
+            raise RuntimeError("tenant db down")
+        return text_app(key)
+
+    @staticmethod
+    def apphost_claim_routes() -> Claim:
+        return Claim(factory=Tenants.make, subdomain="*")
 
 
 def no_wrap(name: str, app: Any) -> Any:
@@ -78,11 +73,10 @@ def test_made_once_under_concurrent_first_requests() -> None:
     assert len(results) == 8 and len({id(r) for r in results}) == 1
 
 
-def test_the_gauge_follows_what_is_kept(dists: Dists) -> None:
-    mod = unique("gauge")
-    dists.add("g-dist", plugins={"g": mod}, modules={mod: TENANTS})
-
-    host = dists.host(Config(server_name="example.com", max_dynamic_apps=2))
+def test_the_gauge_follows_what_is_kept(apphost_host: HostFactory) -> None:
+    host = apphost_host(
+        plugins=[Tenants], config=Config(server_name="example.com", max_dynamic_apps=2)
+    )
     client = Client(request_stack(host))
 
     def kept() -> str:
@@ -135,11 +129,10 @@ def test_non_callable_result_is_an_error() -> None:
         apps.get("x")
 
 
-def test_rss_flat_across_100k_random_subdomains(dists: Dists) -> None:
-    mod = unique("tenants")
-    dists.add("t-dist", plugins={"t": mod}, modules={mod: TENANTS})
-
-    host = dists.host(Config(server_name="example.com", max_dynamic_apps=256))
+def test_rss_flat_across_100k_random_subdomains(apphost_host: HostFactory) -> None:
+    host = apphost_host(
+        plugins=[Tenants], config=Config(server_name="example.com", max_dynamic_apps=256)
+    )
     dispatcher = host.dispatcher
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Any:
@@ -175,33 +168,17 @@ def rss_kb() -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
-def test_slow_factory_blocks_no_other_key_live(dists: Dists, serve: Any) -> None:
-    mod = unique("slowtenants")
-    dists.add("slow-dist", plugins={"slow": mod}, modules={mod: TENANTS})
-    env = {"PYTHONPATH": str(dists.root), "APPHOST_LOAD_PLUGINS": "slow-dist"}
-    server: Server = serve("--threads", "4", env=env)
-    slow_result: list[Any] = []
-    slow = threading.Thread(
-        target=lambda: slow_result.append(server.get("/", host="slow.localhost"))
-    )
-    slow.start()
-    time.sleep(0.3)  # the slow factory is now running
-    t0 = time.monotonic()
-    assert server.get("/", host="fast.localhost")[:2] == (200, "fast")
-    assert server.get("/", host="other.localhost")[:2] == (200, "other")
-    fast_elapsed = time.monotonic() - t0
-    slow.join(10)
-    assert slow_result[0][:2] == (200, "slow")
-    assert fast_elapsed < 1.5, f"other keys waited {fast_elapsed:.2f}s behind a slow factory"
-    assert server.get("/", host="missing.localhost")[0] == 404
-    status, body, _ = server.get("/", host="boom.localhost")
-    assert status == 500 and "tenant db down" not in body
-    assert server.stop() == 0
-    log = "".join(server.log)
-    assert "tenant db down" in log and "plugin 'slow' (slow-dist==1.0)" in log
-
-
-def test_dynamic_via_client(dists: Dists) -> None:
-    host = dists.host()
-    assert Client(host.dispatcher).get("/x").status_code == 404
-    assert Claim(factory=text_app, path="/u/*").factory is text_app
+def test_factory_claim_through_the_host(
+    apphost_host: HostFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plugin's factory claim: one app per key, None is 404, a raising factory 500 naming it."""
+    host = apphost_host(plugins=[Tenants], config=Config(server_name="example.com"))
+    client = Client(host.dispatcher)
+    for key in ("acme", "globex"):
+        response = client.get("/x", headers={"Host": f"{key}.example.com"})
+        assert (response.status_code, response.get_data(as_text=True)) == (200, key)
+    assert client.get("/", headers={"Host": "missing.example.com"}).status_code == 404
+    response = client.get("/", headers={"Host": "boom.example.com"})
+    assert response.status_code == 500 and b"tenant db down" not in response.data
+    assert "plugin 'Tenants' (in-memory==0)" in caplog.text and "tenant db down" in caplog.text
+    assert client.get("/", headers={"Host": "example.com"}).status_code == 404  # not a subdomain

@@ -1,32 +1,52 @@
-"""A real ``apphost serve`` subprocess and load against it, for the lifecycle and proxy tests.
+"""A real ``apphost serve`` subprocess, load against it, and loopback GETs: for tests/live.
 
-``Served`` runs the command and collects its log line by line; ``Load`` sends
-GET requests from threads until stopped and counts every outcome.
+``Server`` runs ``python -m apphost serve`` (or any command that ends up in
+it) and collects its log line by line; ``launch`` gives it an environment
+that loads only the distributions a test names. It is the one helper that
+starts a server subprocess: ``serve`` in ``live/conftest.py`` stops every one
+after its test. ``Load`` sends GET requests from threads until stopped and
+counts every outcome.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from signal import SIGTERM
 
 HELLO = b"Hello from apphost!\nscript_name=/hello\npath_info=\n"
+SERVE = [sys.executable, "-m", "apphost", "serve", "--listen", "127.0.0.1:0"]
+SERVING = r"Serving on http://127\.0\.0\.1:(\d+)"  # waitress's line, once the worker listens
 
 
-class Served:
-    """``python -m apphost serve`` (or ``cmd``) with its log collected line by line."""
+class Server:
+    """A server subprocess (``cmd``) with its log collected line by line.
+
+    Starting waits until the log says which port it serves on. ``stop()``
+    signals and waits for the exit code; ``close()`` (the ``serve`` fixture's
+    teardown) kills whatever still runs and reads the log to its end, so no
+    pipe is left open.
+    """
 
     def __init__(
-        self, cmd: list[str], env: dict[str, str], cwd: Path, pass_fds: Sequence[int] = ()
+        self,
+        cmd: Sequence[str],
+        env: dict[str, str],
+        cwd: Path | None = None,
+        pass_fds: Sequence[int] = (),
+        timeout: float = 30,
     ) -> None:
         self.proc = subprocess.Popen(
-            cmd,
+            list(cmd),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -36,20 +56,33 @@ class Served:
         )
         self.lines: list[str] = []
         self._changed = threading.Condition()
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.port = int(self.wait_for(r"Serving on http://127\.0\.0\.1:(\d+)").group(1))
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
+        try:
+            self.port = int(self.wait_for(SERVING, timeout=timeout).group(1))
+        except BaseException:
+            self.close()
+            raise
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
+        with self.proc.stdout:  # closed at EOF: every process holding it has exited
+            for line in self.proc.stdout:
+                with self._changed:
+                    self.lines.append(line)
+                    self._changed.notify_all()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
 
     def mark(self) -> int:
+        """Where the log is now: ``wait_for(pattern, mark)`` looks only at what comes after."""
         return len(self.lines)
 
     def wait_for(self, pattern: str, start: int = 0, timeout: float = 15) -> re.Match[str]:
+        """The first match of ``pattern`` in a log line from ``start`` on; AssertionError if none."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -58,16 +91,66 @@ class Served:
                         return m
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and not self._changed.wait(0.2)):
-                    raise AssertionError(f"no {pattern!r} in the log:\n{''.join(self.lines)}")
+                    raise AssertionError(f"no {pattern!r} in the log:\n{self.log}")
                 self._changed.wait(min(left, 0.2))
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
+    def get(
+        self, path: str, host: str | None = None, timeout: float = 10
+    ) -> tuple[int, str, dict[str, str]]:
+        """One GET; (status, body as text, headers)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Host": host} if host else {})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode("utf-8", "replace"), dict(resp.getheaders())
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = SIGTERM, timeout: float = 20) -> int:
+        """Send ``sig`` (SIGTERM: drain and exit) and return the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
     def close(self) -> None:
+        """Kill the process if it still runs; read its log to the end."""
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(10)
+        self.proc.wait(10)
+        self._pump_thread.join(10)  # its workers see the supervisor gone and exit too
+
+
+def launch(
+    *args: str,
+    site: Path | None = None,
+    load: str | None = "",
+    cmd: Sequence[str] | None = None,
+    cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
+    env: dict[str, str] | None = None,
+) -> Server:
+    """``apphost serve --listen 127.0.0.1:0 ARGS`` (or ``cmd`` + ARGS) as a ``Server``.
+
+    ``site`` goes first on its PYTHONPATH. ``load``: apphost-hello and these
+    comma-separated distributions are the only ones loaded; None: every one
+    installed. ``env`` is applied last.
+    """
+    environ = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if site is not None:
+        environ["PYTHONPATH"] = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    if load is not None:
+        environ["APPHOST_LOAD_PLUGINS"] = ",".join(
+            ["apphost-hello", *filter(None, load.split(","))]
+        )
+    environ.update(env or {})
+    return Server([*(cmd or SERVE), *args], environ, cwd, pass_fds)
 
 
 @dataclass

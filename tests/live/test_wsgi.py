@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .examples import ROUTES, mismatches
-from .live import free_port, get
+from ..examples import ROUTES, mismatches
+from ..servers import free_port, get
 
 BIN = Path(sys.executable).parent
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Start
-from .live import HELLO, SYSTEMD, get
+from ..servers import HELLO, SYSTEMD, get
+from .conftest import Serve
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 APPHOST = Path(sys.executable).with_name("apphost")
 
 
@@ -45,7 +45,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert (out.returncode, out.stderr) == (0, "")
 
 
-def test_service_serves_on_the_socket_systemd_passes(start: Start) -> None:
+def test_service_serves_on_the_socket_systemd_passes(serve: Serve) -> None:
     exec_start = next(
         line.split("=", 1)[1]
         for line in _unit("apphost@.service").splitlines()
@@ -60,7 +60,7 @@ def test_service_serves_on_the_socket_systemd_passes(start: Start) -> None:
     try:
         fd = held.fileno()
         cmd = [sys.executable, "-c", SYSTEMD, str(fd), *shlex.split(exec_start)]
-        served = start(cmd=cmd, pass_fds=[fd])
+        served = serve(cmd=cmd, pass_fds=[fd])
         assert served.port == held.getsockname()[1]
         served.wait_for(r"worker\(s\) \d+, \d+ serve")  # --workers 2
         assert get(served.port, "/hello", host="example.org") == (200, HELLO)

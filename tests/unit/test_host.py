@@ -14,7 +14,7 @@ from apphost.config import Config, parse_config
 from apphost.host import Host
 from werkzeug.test import Client
 
-from .conftest import Dists, unique
+from ..distributions import Dists, unique
 
 HELLO = """
 def app(environ, start_response):

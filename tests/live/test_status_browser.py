@@ -6,9 +6,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from .conftest import Serve
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -42,9 +43,9 @@ def chromium(tmp_path: Path, *args: str) -> str:
 
 
 def test_status_page_renders_in_chromium(
-    serve: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = serve()
+    server = serve(load=None)  # every example
     url = f"{server.url}/_apphost/"
     dom = chromium(tmp_path, "--dump-dom", url)
     assert "<h1>apphost</h1>" in dom

@@ -1,19 +1,18 @@
-"""The pytest plugin: hosts from objects in memory, a test client, a live server.
+"""The pytest plugin: hosts from objects in memory and a test client (the live server: tests/live).
 
-Most tests use the fixtures directly (installing apphost registered them);
-``pytester`` runs the ones about registration and teardown in a fresh session.
+The tests use the fixtures directly (installing apphost registered them);
+``pytester`` checks a fresh session finds them.
 """
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import importlib_metadata
 import pytest
 from apphost import Claim, HostView, StrictError, app_factory
-from apphost.testing import ClientFactory, HostFactory, ServerFactory
+from apphost.testing import ClientFactory, HostFactory
 from apphost_hello import app as hello_app
 from apphost_hello import hooks as hello_hooks
 
@@ -133,15 +132,6 @@ def test_bad_arguments(apphost_host: HostFactory, kwargs: dict[str, Any], messag
         apphost_host(**kwargs)
 
 
-def test_live_server(apphost_host: HostFactory, apphost_server: ServerFactory) -> None:
-    host = apphost_host(plugins={"hello": hello_hooks}, apps={"hello": hello_app})
-    server = apphost_server(host)
-    assert server.url == f"http://127.0.0.1:{server.port}" and server.port > 0
-    with urllib.request.urlopen(server.url + "/hello/x") as response:
-        lines = response.read().decode().splitlines()
-    assert lines == ["Hello from apphost!", "script_name=/hello", "path_info=/x"]
-
-
 def test_registered_through_pytest11() -> None:
     (ep,) = importlib_metadata.entry_points(group="pytest11", name="apphost")
     assert ep.value == "apphost.testing"
@@ -150,70 +140,3 @@ def test_registered_through_pytest11() -> None:
 def test_fresh_session_finds_the_fixtures(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(["apphost_host*", "apphost_client*", "apphost_server*"])
-
-
-LIFECYCLE = """
-import http.client, socket, sys
-
-import pytest
-from apphost import Claim
-
-seen = {}
-events = []
-
-
-class Lifecycle:
-    @staticmethod
-    def apphost_startup():
-        events.append("startup")
-
-    @staticmethod
-    def apphost_shutdown():
-        events.append("shutdown")
-
-
-def make_app():
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Length", "2")])
-        return [b"ok"]
-
-    return app
-
-
-def test_serve(apphost_host, apphost_server):
-    host = apphost_host(plugins={"life": Lifecycle}, apps={"ok": make_app()})
-    server = apphost_server(host)
-    assert events == ["startup"]
-    # A keep-alive connection left open must not hold up teardown.
-    seen["conn"] = conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    conn.request("GET", "/ok")
-    assert conn.getresponse().read() == b"ok"
-    seen["port"] = server.port
-    seen["module"] = host.apps["ok"].info.entry_point.partition(":")[0]
-    assert seen["module"] in sys.modules
-
-
-def test_after_teardown():
-    assert events == ["startup", "shutdown"]
-    assert seen["module"] not in sys.modules
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", seen["port"]), timeout=5)
-    conn = seen.pop("conn")
-    assert conn.sock.recv(1) == b""  # the server closed the idle connection
-    conn.close()
-
-
-def test_plugin_filters_of_the_environment_do_not_apply(apphost_host, apphost_client):
-    host = apphost_host(apps={"ok": make_app()})
-    assert apphost_client(host).get("/ok").status_code == 200
-"""
-
-
-def test_teardown_stops_the_server_and_forgets_modules(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("APPHOST_DISABLE_PLUGINS", "in-memory")
-    monkeypatch.setenv("APPHOST_LOAD_PLUGINS", "")
-    pytester.makepyfile(test_lifecycle=LIFECYCLE)
-    result = pytester.runpytest("-W", "error")
-    result.assert_outcomes(passed=3)

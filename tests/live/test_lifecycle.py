@@ -25,8 +25,9 @@ import threading
 import time
 from pathlib import Path
 
-from .conftest import Dists, Start, unique
-from .live import HELLO, SYSTEMD, Load, get
+from ..distributions import Dists, unique
+from ..servers import HELLO, SYSTEMD, Load, get
+from .conftest import Serve
 
 BODY = bytes(range(256)) * 4096  # what /lcslow streams: 1 MiB
 
@@ -79,9 +80,9 @@ def _probe(site: Dists) -> str:
     return mod
 
 
-def test_sigterm_finishes_in_flight_then_exits_0(start: Start, site: Dists, tmp_path: Path) -> None:
+def test_sigterm_finishes_in_flight_then_exits_0(serve: Serve, site: Dists, tmp_path: Path) -> None:
     _probe(site)
-    served = start(load="lc-probe")
+    served = serve(load="lc-probe")
     worker = served.wait_for(r"started worker (\d+)").group(1)
     slow: dict[str, bytes] = {}
 
@@ -117,8 +118,8 @@ def test_sigterm_finishes_in_flight_then_exits_0(start: Start, site: Dists, tmp_
     served.wait_for(rf"worker {worker} exited with status 0")
 
 
-def test_sighup_installs_upgrades_and_removes(start: Start, site: Dists) -> None:
-    served = start(load="lc-new")
+def test_sighup_installs_upgrades_and_removes(serve: Serve, site: Dists) -> None:
+    served = serve(load="lc-new")
     mod = unique("lc_new")
 
     def reload(event: str, load: Load) -> None:
@@ -156,8 +157,8 @@ def test_sighup_installs_upgrades_and_removes(start: Start, site: Dists) -> None
     assert served.proc.wait(15) == 0
 
 
-def test_failed_reload_keeps_the_old_table_and_says_why(start: Start, site: Dists) -> None:
-    served = start("--strict", load="lc-broken")
+def test_failed_reload_keeps_the_old_table_and_says_why(serve: Serve, site: Dists) -> None:
+    served = serve("--strict", load="lc-broken")
     serving = served.wait_for(r"worker\(s\) (\d+) serve").group(1)
     mod = unique("lc_broken")
     site.add(
@@ -178,11 +179,11 @@ def test_failed_reload_keeps_the_old_table_and_says_why(start: Start, site: Dist
 
 
 def test_workers_share_the_sockets_and_reload_together(
-    start: Start, site: Dists, tmp_path: Path
+    serve: Serve, site: Dists, tmp_path: Path
 ) -> None:
     _probe(site)
     (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\n")  # as --workers 2
-    served = start("--config", str(tmp_path / "workers.toml"), load="lc-probe")
+    served = serve("--config", str(tmp_path / "workers.toml"), load="lc-probe")
     first = served.wait_for(r"worker\(s\) (\d+), (\d+) serve")
     pids = {first.group(1), first.group(2)}
     seen: set[str] = set()
@@ -204,11 +205,11 @@ def test_workers_share_the_sockets_and_reload_together(
     assert served.proc.wait(15) == 0
 
 
-def test_workers_share_one_set_of_metrics(start: Start, tmp_path: Path) -> None:
+def test_workers_share_one_set_of_metrics(serve: Serve, tmp_path: Path) -> None:
     """Whichever worker answers the scrape, it counts for all; reloads lose no count."""
     (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\n")
     (tmp_path / "tmp").mkdir()
-    served = start(
+    served = serve(
         "--config", str(tmp_path / "workers.toml"), env={"TMPDIR": str(tmp_path / "tmp")}
     )
     served.wait_for(r"worker\(s\) \d+, \d+ serve")
@@ -249,12 +250,12 @@ def test_workers_share_one_set_of_metrics(start: Start, tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []  # the metrics files are gone
 
 
-def test_socket_activated_restart_loses_no_request(start: Start) -> None:
+def test_socket_activated_restart_loses_no_request(serve: Serve) -> None:
     held = socket.create_server(("127.0.0.1", 0), backlog=128)  # systemd's socket
     fd, port = held.fileno(), held.getsockname()[1]
     cmd = [sys.executable, "-c", SYSTEMD, str(fd), sys.executable, "-m", "apphost", "serve"]
     try:
-        first = start(cmd=cmd, pass_fds=[fd])
+        first = serve(cmd=cmd, pass_fds=[fd])
         assert first.port == port
         first.wait_for(r"using 1 socket\(s\) passed by systemd: 127\.0\.0\.1:")
         with Load(port) as load:
@@ -262,7 +263,7 @@ def test_socket_activated_restart_loses_no_request(start: Start) -> None:
             first.signal(signal.SIGTERM)  # systemctl restart: stop ...
             assert first.proc.wait(15) == 0
             time.sleep(0.3)  # nobody accepts: connections wait in the kernel's queue
-            second = start(cmd=cmd, pass_fds=[fd])  # ... start
+            second = serve(cmd=cmd, pass_fds=[fd])  # ... start
             second.wait_for(r"worker\(s\) \d+ serve")
             time.sleep(0.2)
             counts = load.report("socket-activated restart", t0, time.monotonic())
@@ -275,8 +276,8 @@ def test_socket_activated_restart_loses_no_request(start: Start) -> None:
         held.close()
 
 
-def test_worker_stops_when_the_supervisor_dies(start: Start) -> None:
-    served = start()
+def test_worker_stops_when_the_supervisor_dies(serve: Serve) -> None:
+    served = serve()
     worker = served.wait_for(r"started worker (\d+)").group(1)
     served.signal(signal.SIGKILL)
     served.wait_for(rf"pid {worker} the supervisor exited: stopping")
@@ -290,8 +291,8 @@ def test_worker_stops_when_the_supervisor_dies(start: Start) -> None:
     raise AssertionError("the orphaned worker still listens")
 
 
-def test_a_dead_worker_is_replaced(start: Start) -> None:
-    served = start()
+def test_a_dead_worker_is_replaced(serve: Serve) -> None:
+    served = serve()
     worker = served.wait_for(r"started worker (\d+)").group(1)
     mark = served.mark()
     os.kill(int(worker), signal.SIGKILL)

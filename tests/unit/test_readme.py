@@ -9,7 +9,8 @@ import pytest
 from apphost.cli import main
 from apphost.config import SETTINGS, Config
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("key", SETTINGS)
@@ -62,6 +63,6 @@ def test_table_defaults_match_code() -> None:
 )
 def test_deploy_files_shown_whole(name: str) -> None:
     """The deployment guide shows deploy/ as tested (indented as a code block)."""
-    text = (Path(__file__).parent.parent / "deploy" / name).read_text().rstrip("\n")
+    text = (ROOT / "deploy" / name).read_text().rstrip("\n")
     shown = "\n".join(f"    {line}" if line else "" for line in text.splitlines())
     assert shown in README, f"README's copy of deploy/{name} differs from the file"

@@ -1,14 +1,12 @@
-"""The CLI through click's CliRunner, against the installed examples and throwaway plugins."""
+"""The CLI through click's CliRunner, in this process: the installed examples and throwaway plugins."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import Dists, unique
+from ..distributions import Dists, unique
 
 Run = Callable[..., tuple[int, str]]
 
@@ -18,13 +16,6 @@ def test_help_names_every_command(run_cli: Run) -> None:
     assert code == 0
     for command in ("serve", "routes", "plugins", "check"):
         assert command in out
-
-
-def test_python_dash_m() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "apphost", "--version"], capture_output=True, text=True, check=True
-    )
-    assert "0.1.0" in out.stdout
 
 
 def test_routes_table(run_cli: Run) -> None:
@@ -88,22 +79,6 @@ def test_operator_claim_in_config(run_cli: Run, tmp_path: Path) -> None:
     assert hello[0]["claimed_by"].startswith("config [[claims]] #1")
 
 
-def test_serve_strict_refuses_listing_all(run_cli: Run, dists: Dists) -> None:
-    m1, m2 = unique("a"), unique("b")
-    dists.add("a-dist", apps={"a": f"{m1}:app"}, modules={m1: "raise ImportError('a broke')"})
-    dists.add(
-        "b-dist",
-        plugins={"b": m2},
-        modules={m2: "def apphost_claim_routes():\n    raise ValueError('b broke')\n"},
-    )
-    # The serving worker is a fresh interpreter: it finds the plugins through PYTHONPATH.
-    code, out = run_cli(
-        "serve", "--strict", "--listen", "127.0.0.1:0", env={"PYTHONPATH": str(dists.root)}
-    )
-    assert code == 1
-    assert "refusing to start (--strict)" in out and "a broke" in out and "b broke" in out
-
-
 def test_serve_bad_flag_value(run_cli: Run) -> None:
     code, out = run_cli("serve", "--listen", "nowhere")
     assert code == 1 and "apphost.listen" in out and "'nowhere' is not HOST:PORT" in out
@@ -141,3 +116,32 @@ def test_routes_match(run_cli: Run) -> None:
     assert "script name  /hello" in out and "path info    /there" in out
     code, out = run_cli("routes", "--match", "http://localhost/a/../../etc")
     assert code == 0 and "400" in out and "'..' above the root" in out
+
+
+def test_debug_refused_off_loopback(run_cli: Run) -> None:
+    code, out = run_cli("serve", "--debug", "--listen", "0.0.0.0:0")
+    assert code == 1 and "apphost.debug" in out and "refused while listening on 0.0.0.0:0" in out
+
+
+def test_disable_plugin_flag(run_cli: Run, dists: Dists) -> None:
+    mod = unique("broken")
+    dists.add(
+        "broken-dist", apps={"broken": f"{mod}:app"}, modules={mod: "raise ImportError('no')"}
+    )
+    assert run_cli("check")[0] == 1
+    code, out = run_cli("check", "--disable-plugin", "broken-dist")
+    assert code == 0, out
+    code, out = run_cli("routes", "--disable-plugin", "broken", "--disable-plugin", "hello")
+    assert "/broken" not in out and "/hello" not in out and "/wiki" in out
+
+
+def test_check_routes_plugins_against_installed_examples(run_cli: Run) -> None:
+    code, out = run_cli("check")
+    assert code == 0, out
+    code, out = run_cli("routes", "--json")
+    rows = {(r["host"], r["path"]): r for r in json.loads(out)}
+    assert rows[("*", "/hello")]["distribution"] == "apphost-hello==0.1.0"
+    assert rows[("*", "/hello")]["claimed_by"] == "plugin 'hello' (apphost-hello==0.1.0)"
+    assert rows[("notes.localhost", "/")]["app"] == "notes"
+    assert rows[("*.localhost", "/")]["distribution"] == "apphost-tenants==0.1.0"
+    assert rows[("*", "/people/*")]["claimed_by"] == "plugin 'people' (apphost-people==0.1.0)"

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Dists, Start, unique
-from .live import HELLO, Load, Served, free_port, get
+from ..distributions import Dists, unique
+from ..servers import HELLO, Load, Server, free_port, get
+from .conftest import Serve
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
 )
@@ -121,11 +122,11 @@ class Nginx:
 
 
 @pytest.fixture
-def proxied(start: Start, site: Dists, tmp_path: Path) -> Iterator[tuple[Nginx, dict[int, Served]]]:
+def proxied(serve: Serve, site: Dists, tmp_path: Path) -> Iterator[tuple[Nginx, dict[int, Server]]]:
     """nginx and two instances; ``instances`` maps port -> the instance serving it now."""
     _add_whoami(site)
     ports = [free_port(), free_port()]
-    instances = {port: _instance(start, port) for port in ports}
+    instances = {port: _instance(serve, port) for port in ports}
     (tmp_path / "nginx").mkdir()
     nginx = Nginx(tmp_path / "nginx", ports)
     yield nginx, instances
@@ -137,13 +138,13 @@ def _add_whoami(site: Dists) -> None:
     site.add("px-whoami", apps={"whoami": f"{mod}:app"}, modules={mod: WHOAMI})
 
 
-def _instance(start: Start, port: int) -> Served:
+def _instance(serve: Serve, port: int) -> Server:
     config = str(ROOT / "deploy" / "apphost.toml")
     cmd = [sys.executable, "-m", "apphost", "serve", "--config", config]
-    return start("--listen", f"127.0.0.1:{port}", cmd=cmd, load="px-whoami")
+    return serve("--listen", f"127.0.0.1:{port}", cmd=cmd, load="px-whoami")
 
 
-def _worker(served: Served) -> str:
+def _worker(served: Server) -> str:
     return served.wait_for(r"worker\(s\) (\d+) serve").group(1)
 
 
@@ -158,7 +159,7 @@ def _answers(nginx: Nginx, n: int) -> list[dict[str, str]]:
 
 
 def test_requests_spread_and_carry_the_client_address(
-    proxied: tuple[Nginx, dict[int, Served]],
+    proxied: tuple[Nginx, dict[int, Server]],
 ) -> None:
     nginx, instances = proxied
     workers = {_worker(served) for served in instances.values()}
@@ -175,9 +176,9 @@ def test_requests_spread_and_carry_the_client_address(
     assert logged and all(f"apphost.access: {CLIENT} - " in line for line in logged)
 
 
-def test_only_the_trusted_proxy_is_believed(start: Start, site: Dists) -> None:
+def test_only_the_trusted_proxy_is_believed(serve: Serve, site: Dists) -> None:
     _add_whoami(site)
-    port = _instance(start, free_port()).port
+    port = _instance(serve, free_port()).port
     forwarded = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
     # From trusted_proxy (127.0.0.1), as nginx would send it: the client and scheme are taken.
     answer = get(port, "/whoami", HOST, forwarded, source="127.0.0.1")[1].decode()
@@ -188,7 +189,7 @@ def test_only_the_trusted_proxy_is_believed(start: Start, site: Dists) -> None:
 
 
 def test_rolling_restart_behind_nginx_loses_no_request(
-    proxied: tuple[Nginx, dict[int, Served]], start: Start
+    proxied: tuple[Nginx, dict[int, Server]], serve: Serve
 ) -> None:
     nginx, instances = proxied
     load = Load(nginx.port, headers={"Host": HOST}, source=CLIENT, fresh_threads=2)
@@ -198,7 +199,7 @@ def test_rolling_restart_behind_nginx_loses_no_request(
             old = instances[port]
             old.signal(signal.SIGTERM)
             assert old.proc.wait(20) == 0
-            instances[port] = new = _instance(start, port)
+            instances[port] = new = _instance(serve, port)
             worker = _worker(new)
             # Back in rotation (nginx retries it after fail_timeout) before the next one stops.
             deadline = time.monotonic() + 15
