@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import re
 import socket
 import subprocess
@@ -244,10 +245,32 @@ class Load:
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on now (for servers that must be told one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nobody listens on now, outside the kernel's ephemeral range.
+
+    For servers that must be told a port (nginx, its upstreams, gunicorn). A
+    port that ``bind(0)`` hands out is one that any ``connect()`` on the
+    machine may take as its source port before the server binds it (or binds
+    it again, in a rolling restart under load): "address already in use".
+    Outside that range only a process that picks the same port on purpose can.
+    """
+    low, high = _ephemeral_range()
+    ports = [p for p in range(10_000, 65_536) if not low <= p <= high]
+    for port in random.sample(ports, 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port outside {low}-{high} after 100 tries")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def get(
