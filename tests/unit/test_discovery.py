@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from apphost import ProblemKind
 from apphost.config import Config
 from apphost.host import Host
 
@@ -31,7 +32,11 @@ def test_same_distribution_twice_on_path(tmp_path: Path, monkeypatch: pytest.Mon
     host = Host.build(Config())
     assert list(host.apps) == ["twice"]
     assert host.apps["twice"].info.version == "1.0"
-    assert any(
-        "twice-dist is installed twice on sys.path (1.0 and 2.0); using 1.0" in p
-        for p in map(str, host.problems)
+    (problem,) = host.problems
+    assert (problem.kind, problem.subject, problem.plugin, problem.distribution) == (
+        ProblemKind.DISTRIBUTION,
+        "twice-dist",
+        None,
+        "twice-dist==1.0",  # the one used
     )
+    assert "twice-dist is installed twice on sys.path (1.0 and 2.0); using 1.0" in str(problem)

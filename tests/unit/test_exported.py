@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import apphost
+import pytest
 
 
 def test_all_is_sorted_and_complete() -> None:
     assert apphost.__all__ == sorted(apphost.__all__)
+    assert all(hasattr(apphost, name) for name in apphost.__all__)
     public = {name for name in vars(apphost) if not name.startswith("_") and not _is_module(name)}
     assert public - {"annotations"} == set(apphost.__all__) - {"__version__"}
 
 
-def test_plugin_contract_names() -> None:
-    for name in ("Claim", "HostView", "app_factory", "hookimpl", "PluginError", "ConfigError"):
-        assert name in apphost.__all__
+CONTRACT = [
+    # what plugins import
+    "Claim",
+    "app_factory",
+    "hookimpl",
+    # what hooks see
+    "AppInfo",
+    "HostView",
+    "Status",
+    # what the host reports: host.problems, StrictError.problems
+    "Problem",
+    "ProblemKind",
+    # what it raises
+    "ApphostError",
+    "ConfigError",
+    "PluginError",
+    "StrictError",
+]
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_plugin_contract_names(name: str) -> None:
+    assert name in apphost.__all__
+    assert getattr(apphost, name).__module__.startswith(
+        "apphost."
+    )  # defined in apphost, not a stray
 
 
 def _is_module(name: str) -> bool:

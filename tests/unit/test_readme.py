@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import click
 import pytest
+from apphost import hookspecs
 from apphost.cli import main
 from apphost.config import SETTINGS, Config
 
@@ -66,3 +68,24 @@ def test_deploy_files_shown_whole(name: str) -> None:
     text = (ROOT / "deploy" / name).read_text().rstrip("\n")
     shown = "\n".join(f"    {line}" if line else "" for line in text.splitlines())
     assert shown in README, f"README's copy of deploy/{name} differs from the file"
+
+
+def _hook_table() -> dict[str, list[str]]:
+    """The hooks of the README's table under "The hooks": name -> parameters, in order."""
+    section = README.split("The hooks", 1)[1].split("\n\n", 2)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `apphost_")]
+    table = {}
+    for row in rows:
+        name, _, params = row.split("`")[1].rstrip(")").partition("(")
+        table[name] = [p.strip() for p in params.split(",") if p.strip()]
+    return table
+
+
+def test_hook_table_matches_hookspecs() -> None:
+    specs = {
+        name: list(inspect.signature(function).parameters)
+        for name, function in vars(hookspecs).items()
+        if name.startswith("apphost_") and hasattr(function, "apphost_spec")
+    }
+    assert specs, "no hookspec found in apphost.hookspecs"
+    assert _hook_table() == specs
