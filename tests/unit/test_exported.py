@@ -36,9 +36,6 @@ CONTRACT = [
 @pytest.mark.parametrize("name", CONTRACT)
 def test_plugin_contract_names(name: str) -> None:
     assert name in apphost.__all__
-    assert getattr(apphost, name).__module__.startswith(
-        "apphost."
-    )  # defined in apphost, not a stray
 
 
 def _is_module(name: str) -> bool:
