@@ -23,9 +23,9 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
   ``environ["waitress.client_disconnected"].__self__`` is the channel.
 - ``HTTPRequestParser``: ``headers`` (a dict; ``CONNECTION`` is read when the
   response is built), ``headers_finished``.
-- ``ThreadedTaskDispatcher``: ``lock``, ``queue``, ``queue_cv``, ``threads``,
-  ``stop_count``, ``active_count``, ``queue_logger``, ``set_thread_count()``,
-  ``shutdown()``.
+- ``create_server(_dispatcher=)``: what waitress calls on its task dispatcher,
+  ``add_task(task)`` and ``shutdown()``, and on a task, ``service()`` and
+  ``cancel()`` (``pressure.QueueWatch`` replaces ``ThreadedTaskDispatcher``).
 - ``trigger.trigger``: ``pull_trigger(callable)``.
 - ``proxy_headers_middleware`` with the ``trusted_proxy*`` adjustments, applied
   by apphost's request stack instead of inside ``BaseWSGIServer.__init__``.
@@ -42,7 +42,6 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.proxy_headers import proxy_headers_middleware
 from waitress.server import BaseWSGIServer, MultiSocketServer
-from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 
 if TYPE_CHECKING:
@@ -56,7 +55,6 @@ __all__ = [
     "CloseWhenDraining",
     "HTTPChannel",
     "MultiSocketServer",
-    "ThreadedTaskDispatcher",
     "Trigger",
     "channel_of",
     "create",
@@ -79,7 +77,7 @@ PROXY_KEYS = (
 
 def create(
     stack: Callable[[Adjustments], WSGIApplication],
-    dispatcher: ThreadedTaskDispatcher,
+    dispatcher: Any,
     adjustments: Mapping[str, Any],
 ) -> Server:
     """``waitress.create_server`` on a map of ours, serving ``stack(adjustments)``.

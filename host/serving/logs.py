@@ -30,7 +30,9 @@ import queue
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from ..web.access import ACCESS_FORMAT, access_args
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MAX_QUEUED = 10_000  # records; beyond this, logging waits for the writer
@@ -46,13 +48,19 @@ class Formatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        now = int(record.created)
+        return self.stamp(record.created, record.msecs)
+
+    def stamp(self, created: float, msecs: float | None = None) -> str:
+        """``asctime`` for a time (``time.time()``), as ``formatTime`` gives it for a record."""
+        now = int(created)
         second = self._second
         if second[0] != now:
             date = time.strftime(self.default_time_format, self.converter(now))
             second = self._second = (now, date)
+        if msecs is None:
+            msecs = int((created - now) * 1000)
         msec_format = self.default_msec_format
-        return msec_format % (second[1], record.msecs) if msec_format else second[1]
+        return msec_format % (second[1], msecs) if msec_format else second[1]
 
 
 def stderr_handler() -> logging.Handler:
@@ -68,13 +76,30 @@ class QueuedStreamHandler(logging.Handler):
     def __init__(self, stream: TextIO) -> None:
         super().__init__()
         self.stream = stream
-        self._queue: queue.SimpleQueue[logging.LogRecord | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
+        # Records, access entries (tuples), and an Event for flush() or None for close().
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = threading.Thread(
             target=self._write_queued, name="apphost-log-writer", daemon=True
         )
         self._writer.start()
+
+    def put_access(self, entry: tuple[Any, ...]) -> bool:
+        """Queue an access line, to be formatted by the writer; False if it must be logged.
+
+        What ``Observer.done`` calls instead of logging a record: the line comes
+        out as the record would (this handler's ``FORMAT``), in order with the
+        other records, for a tuple put on the queue. False when the handler is
+        closed, filtered, above INFO or formatting otherwise.
+        """
+        if self._writer is None or self.filters or self.level > logging.INFO:
+            return False
+        formatter = self.formatter
+        if not isinstance(formatter, Formatter) or formatter._fmt != FORMAT:
+            return False
+        while self._queue.qsize() >= MAX_QUEUED:
+            time.sleep(0.001)
+        self._queue.put(entry)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         if self._writer is None:  # closed: write it here
@@ -108,9 +133,9 @@ class QueuedStreamHandler(logging.Handler):
     def _write_queued(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         while True:
-            records: list[logging.LogRecord] = []
+            records: list[logging.LogRecord | tuple[Any, ...]] = []
             item = get()
-            while isinstance(item, logging.LogRecord):
+            while isinstance(item, (logging.LogRecord, tuple)):
                 records.append(item)
                 if len(records) == 1000:
                     break
@@ -124,15 +149,21 @@ class QueuedStreamHandler(logging.Handler):
             if isinstance(item, threading.Event):
                 item.set()
 
-    def _write(self, records: list[logging.LogRecord]) -> None:
+    def _write(self, records: list[logging.LogRecord | tuple[Any, ...]]) -> None:
         chunks: list[str] = []
         lines: list[str] = []
         size = 0
+        access = ACCESS_FORMAT
         for record in records:
             try:
-                line = self.format(record) + "\n"
+                if isinstance(record, tuple):  # an access entry (put_access)
+                    stamp = self.formatter.stamp(record[0])  # type: ignore[union-attr]
+                    line = f"{stamp} INFO apphost.access: {access % access_args(record)}\n"
+                else:
+                    line = self.format(record) + "\n"
             except Exception:
-                self.handleError(record)
+                if isinstance(record, logging.LogRecord):
+                    self.handleError(record)
                 continue
             # At most PIPE_BUF bytes a write(), as a line a write() would be: a pipe
             # (journald's, several workers') never mixes them with other writers'.
@@ -150,4 +181,6 @@ class QueuedStreamHandler(logging.Handler):
                 self.stream.write(chunk)
             self.stream.flush()
         except Exception:
-            self.handleError(records[-1])
+            last = next((r for r in reversed(records) if isinstance(r, logging.LogRecord)), None)
+            if last is not None:
+                self.handleError(last)

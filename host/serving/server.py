@@ -78,7 +78,7 @@ def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> S
         where = ", ".join(config.listen)
     quiet_waitress_queue()
     dispatcher = QueueWatch(config.threads)
-    dispatcher.on_wait = host.metrics.queued.inc
+    host.metrics.waited = lambda: dispatcher.waited  # counted by Metrics.fold
     try:
         server = create(lambda adj: request_stack(host, adj), dispatcher, kw)
     except OSError as exc:

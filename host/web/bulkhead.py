@@ -250,7 +250,10 @@ class Bulkheads:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop the watch; count what is left to count (the worker is about to exit)."""
         self._stop.set()
+        if self.metrics is not None:
+            self.metrics.fold()
 
     def _run(self) -> None:
         while not self._stop.wait(WATCH_INTERVAL):
@@ -280,6 +283,8 @@ class Bulkheads:
                 self._report_stuck(bulkhead, key, environ, now - start, frames.get(ident))
         for key in self.stuck.keys() - live:
             del self.stuck[key]
+        if metrics is not None:
+            metrics.fold()  # the requests counted per thread since the last pass
         self._maybe_recycle()
 
     @staticmethod

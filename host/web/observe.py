@@ -23,22 +23,26 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
+from .access import ACCESS_FORMAT, access_args
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 access_log = logging.getLogger("apphost.access")
+_ROOT = logging.getLogger()
+get_ident = threading.get_ident
+BOUNDS = Histogram.DEFAULT_BUCKETS
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode; see Metrics
-
-ACCESS_FORMAT = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s" %s %.3f'
 
 
 class Metrics:
@@ -72,16 +76,16 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
-        self.begin: Callable[[], object]  # called as each request begins, and ends
-        self.end: Callable[[], object]
-        if self.multiprocess:
-            self.begin, self.end = self.in_flight.inc, self.in_flight.dec
-        else:
-            # ``next()`` on an itertools.count is atomic under the GIL, so the hot
-            # path takes no lock; the gauge is read at scrape.
-            self._started, self._finished = itertools.count(), itertools.count()
-            self.begin, self.end = self._started.__next__, self._finished.__next__
+        # ``next()`` on an itertools.count is atomic under the GIL, so the hot path takes
+        # no lock; the gauge is read at scrape, or set by fold() in multiprocess mode.
+        self._started, self._finished = itertools.count(), itertools.count()
+        self.begin: Callable[[], object] = self._started.__next__  # as each request begins
+        self.end: Callable[[], object] = self._finished.__next__  # ... and ends
+        if not self.multiprocess:
             self.in_flight.set_function(self._in_flight)
+        self.folders: list[Callable[[], object]] = []  # Observer.fold of each observer
+        self.waited: Callable[[], int] | None = None  # requests that waited for a thread so far
+        self._waited = 0  # ... of which the counter has been told
         self.queued = Counter(
             "apphost_requests_queued",
             "Requests that waited for a free worker thread",
@@ -128,7 +132,21 @@ class Metrics:
         finished = next(self._finished)
         return float(next(self._started) - finished)
 
+    def fold(self) -> None:
+        """Bring the shared values up to date: once a second, before a scrape, at exit."""
+        for fold in self.folders:
+            fold()
+        if self.multiprocess:
+            self.in_flight.set(self._in_flight())
+        if self.waited is not None:
+            waited = self.waited()
+            if waited != self._waited:
+                self.queued.inc(waited - self._waited)
+                self._waited = waited
+
     def exposition(self) -> bytes:
+        """The metrics page: this process's counts up to now, other workers' at most 1 s old."""
+        self.fold()
         if not self.multiprocess:
             return generate_latest(self.registry)
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -142,20 +160,31 @@ class Metrics:
 
 
 class Observer:
-    """Wraps the dispatcher: counts, times and logs every request."""
+    """Wraps the dispatcher: counts, times and logs every request.
+
+    Counting is per thread, in plain lists no other thread writes (``_Row``);
+    ``fold()``, called once a second by the worker's watch thread and before a
+    scrape, adds what was counted since into the Prometheus metrics. The
+    access line is handed whole to the log writer thread when the handler is
+    apphost's own (``put_access``), formatted there; otherwise it is logged to
+    ``apphost.access`` like any record.
+    """
 
     def __init__(self, app: WSGIApplication, *, access_log: bool, metrics: Metrics | None) -> None:
         self.app = app
         self.access_log = access_log
         self.metrics = metrics
-        # app name -> (its request counters by the status's first digit, its latency histogram)
-        self._children: dict[str, tuple[dict[str, Counter], Histogram]] = {}
-        self._stamp = (0, "")  # (second, its combined-log-format timestamp), replaced whole
+        self._tallies: dict[int, dict[str, _Row]] = {}  # thread -> app -> what it counted
+        self._folded: dict[tuple[int, str], _Row] = {}  # what fold() has added, per thread and app
+        self._fold_lock = threading.Lock()
+        if metrics is not None:
+            metrics.folders.append(self.fold)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = _Request(self, environ, start_response)
-        if self.metrics is not None:
-            self.metrics.begin()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.begin()
         try:
             request.body = self.app(environ, request.start_response)
         except BaseException:
@@ -172,53 +201,94 @@ class Observer:
         metrics = self.metrics
         if metrics is not None:
             metrics.end()
-            try:
-                codes, latency = self._children[app]
-            except KeyError:
-                codes, latency = self._children.setdefault(app, ({}, metrics.latency.labels(app)))
-            counter = codes.get(status[0])
-            if counter is None:
-                counter = codes.setdefault(
-                    status[0], metrics.requests.labels(app, status[0] + "xx")
-                )
-            counter.inc()
-            latency.observe(elapsed)
-        if self.access_log and access_log.isEnabledFor(logging.INFO):
-            # makeRecord + handle: what ``info()`` does, less the walk of the stack.
-            access_log.handle(
-                access_log.makeRecord(
-                    access_log.name,
-                    logging.INFO,
-                    __file__,
-                    0,
-                    ACCESS_FORMAT,
-                    (
-                        environ.get("REMOTE_ADDR", "-"),
-                        environ.get("REMOTE_USER") or "-",
-                        self._timestamp(),
-                        environ.get("REQUEST_METHOD", "-"),
-                        environ.get("REQUEST_URI")
-                        or environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                        environ.get("SERVER_PROTOCOL", "-"),
-                        status.split(" ", 1)[0],
-                        request.length or "-",
-                        environ.get("HTTP_REFERER", "-"),
-                        environ.get("HTTP_USER_AGENT", "-"),
-                        app,
-                        elapsed * 1000,
-                    ),
-                    None,
-                    "Observer.done",
-                )
+            rows = self._tallies.get(get_ident())
+            if rows is None:
+                rows = self._tallies[get_ident()] = {}
+            row = rows.get(app)
+            if row is None:
+                row = rows[app] = _Row()
+            digit = ord(status[0]) - 48
+            row.codes[digit if 0 < digit < 6 else 0] += 1
+            row.buckets[bisect_left(BOUNDS, elapsed)] += 1
+            row.total += elapsed
+        if self.access_log:
+            entry = (
+                time.time(),
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REMOTE_USER") or "-",
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("REQUEST_URI")
+                or environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                environ.get("SERVER_PROTOCOL", "-"),
+                status[:3],
+                request.length or "-",
+                environ.get("HTTP_REFERER", "-"),
+                environ.get("HTTP_USER_AGENT", "-"),
+                app,
+                elapsed * 1000,
             )
+            handlers = _ROOT.handlers
+            if len(handlers) == 1 and not access_log.handlers and access_log.propagate:
+                put = getattr(handlers[0], "put_access", None)
+                if put is not None and put(entry):
+                    return
+            if access_log.isEnabledFor(logging.INFO):
+                # makeRecord + handle: what ``info()`` does, less the walk of the stack.
+                access_log.handle(
+                    access_log.makeRecord(
+                        access_log.name,
+                        logging.INFO,
+                        __file__,
+                        0,
+                        ACCESS_FORMAT,
+                        access_args(entry),
+                        None,
+                        "Observer.done",
+                    )
+                )
 
-    def _timestamp(self) -> str:
-        """Now as ``24/Nov/2026:21:00:00 +0000``, formatted once a second."""
-        now = int(time.time())
-        stamp = self._stamp
-        if stamp[0] != now:
-            stamp = self._stamp = (now, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(now)))
-        return stamp[1]
+    def fold(self) -> None:
+        """Add what every thread counted since the last fold into the Prometheus metrics.
+
+        ``Metrics.fold`` calls it: once a second, before a scrape, and at exit.
+        """
+        metrics = self.metrics
+        if metrics is None:
+            return
+        with self._fold_lock:
+            for ident, rows in list(self._tallies.items()):
+                for app, row in list(rows.items()):
+                    now = row.copy()
+                    last = self._folded.get((ident, app)) or _Row()
+                    for digit, (n, was) in enumerate(zip(now.codes, last.codes, strict=True)):
+                        if n != was:
+                            metrics.requests.labels(app, f"{digit}xx").inc(n - was)
+                    if now.total != last.total:
+                        # prometheus-client has no call to add counted observations, so this
+                        # adds to a child's values as Histogram.observe does: _buckets
+                        # (one per bound, not cumulative) and _sum.
+                        child = metrics.latency.labels(app)
+                        for i, (n, was) in enumerate(zip(now.buckets, last.buckets, strict=True)):
+                            if n != was:
+                                child._buckets[i].inc(n - was)
+                        child._sum.inc(now.total - last.total)
+                    self._folded[(ident, app)] = now
+
+
+class _Row:
+    """What one thread counted for one app: responses by status class, latency buckets."""
+
+    __slots__ = ("buckets", "codes", "total")
+
+    def __init__(self) -> None:
+        self.codes = [0] * 6  # index: the status's first digit (0: anything else)
+        self.buckets = [0] * len(BOUNDS)  # index: the first bound at or above the latency
+        self.total = 0.0  # seconds
+
+    def copy(self) -> _Row:
+        row = _Row()
+        row.codes, row.buckets, row.total = list(self.codes), list(self.buckets), self.total
+        return row
 
 
 class _Request:

@@ -216,12 +216,16 @@ def test_workers_share_one_set_of_metrics(serve: Serve, tmp_path: Path) -> None:
     for _ in range(40):
         assert get(served.port, "/hello") == (200, HELLO)
 
-    def scrape() -> dict[str, float]:
-        """The metrics once only the scrape itself is in flight.
+    hello = 'apphost_requests_total{app="hello",code="2xx"}'
 
-        A request counts as in flight until the server has closed its body, a
-        moment after the client has read the last byte: the previous request
-        may still be finishing, so scrape again (a few ms) until it has.
+    def scrape() -> dict[str, float]:
+        """The metrics once every worker's counts have reached them.
+
+        The worker that answers a scrape counts up to that moment; the other's
+        counts may be up to a second old (they are folded in once a second),
+        and a request counts as in flight until the server has closed its body,
+        a moment after the client read it. So scrape again until both settle:
+        within about a second.
         """
         deadline = time.monotonic() + 5
         while True:
@@ -229,11 +233,12 @@ def test_workers_share_one_set_of_metrics(serve: Serve, tmp_path: Path) -> None:
             assert status == 200
             lines = body.decode().splitlines()
             got = {k: float(v) for k, _, v in (ln.rpartition(" ") for ln in lines if ln[:1] != "#")}
-            if got["apphost_requests_in_flight"] == 1 or time.monotonic() > deadline:
+            settled = got["apphost_requests_in_flight"] == 1 and got.get(hello) == 40
+            if settled or time.monotonic() > deadline:
                 return got
-            time.sleep(0.01)
+            time.sleep(0.05)
 
-    hello = 'apphost_requests_total{app="hello",code="2xx"}'
+    time.sleep(1.2)  # both workers have folded their counts in since the last request
     for _ in range(6):  # 1 in 32 that all six reach the same worker
         metrics = scrape()
         assert (metrics[hello], metrics["apphost_requests_in_flight"]) == (40, 1)

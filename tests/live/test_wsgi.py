@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ SERVERS = {
             "--processes",
             "2",
             "--lazy-apps",
+            "--enable-threads",
             "--die-on-term",
             "--need-app",
             "--module",
@@ -94,6 +96,7 @@ def test_serves_the_examples_like_apphost_serve(name: str, tmp_path: Path) -> No
         for _ in range(2):
             assert mismatches(port) == [], "".join(log[-20:])
         hello = [row for row in ROUTES if row[1].startswith("/hello") and row[2] == 200]
+        time.sleep(1.2)  # each worker folds its counts into the shared files once a second
         for _ in range(4):  # whichever worker answers
             status, body = get(port, "/_apphost/metrics", host="localhost")
             assert status == 200

@@ -158,4 +158,11 @@ def test_settings_are_the_scalar_fields() -> None:
         "status_page",
         "access_log",
         "debug",
+        "max_in_flight",
+        "request_timeout",
+        "max_requests",
+        "max_worker_memory",
+        "crash_limit",
+        "crash_window",
+        "start_timeout",
     )

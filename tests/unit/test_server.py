@@ -16,6 +16,7 @@ from apphost.config import Config
 from apphost.errors import ApphostError
 from apphost.host import Host
 from apphost.serving.pressure import QueueWatch, quiet_waitress_queue
+from apphost.serving.scoreboard import Scoreboard
 from apphost.serving.server import DEFAULT_ADJUSTMENTS, make_server
 from apphost.serving.signals import signal_socket
 from apphost.serving.sockets import adopt, bind, systemd_sockets
@@ -118,10 +119,13 @@ def test_worker_environment_round_trip() -> None:
     mine, theirs = socket.socketpair()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGINT)}
     try:
-        env = Worker.environ(theirs, [listening])
+        board = Scoreboard.create(2)
+        env = Worker.environ(theirs, [listening], board)
         worker = Worker.from_environ(env)
         assert env == {}  # removed once read
-        assert worker is not None
+        assert worker is not None and worker.board is not None
+        worker.board.enter("blog", "GET", "/blog/x")
+        assert board.in_flight() == [("blog", "GET", "/blog/x")]  # the same memory
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN  # the supervisor reloads
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # ... and turns it into SIGTERM
         assert [s.getsockname() for s in worker.sockets] == [listening.getsockname()]
@@ -284,7 +288,7 @@ def test_make_server_uses_the_queue_watch_and_apphost_defaults(
         assert (server.adj.backlog, server.adj.connection_limit) == (1024, 1000)
         assert DEFAULT_ADJUSTMENTS["backlog"] == 1024
         assert quiet_queue_logger.level == logging.ERROR
-        assert server.task_dispatcher.on_wait == host.metrics.queued.inc
+        assert host.metrics.waited is not None and host.metrics.waited() == 0
     finally:
         server.close()
         server.task_dispatcher.shutdown(timeout=1)

@@ -138,13 +138,15 @@ def test_access_log_line_for_a_miss(
 
 
 def test_timestamp_is_formatted_once_a_second() -> None:
-    observer = Observer(lambda environ, start_response: [], access_log=True, metrics=None)
-    first = observer._timestamp()
-    assert observer._timestamp() is first  # the same second: not formatted again
-    now = int(time.time())
-    assert observer._stamp == (now, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(now)))
-    observer._stamp = (now - 1, "stale")
-    assert observer._timestamp() != "stale"
+    from apphost.web import access
+
+    now = time.time()
+    entry = (now, "127.0.0.1", "-", "GET", "/", "HTTP/1.1", "200", "2", "-", "-", "a", 0.1)
+    first = access.access_args(entry)[2]
+    assert access.access_args(entry)[2] is first  # the same second: not formatted again
+    assert first == time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(int(now)))
+    access._stamp = (int(now) - 1, "stale")
+    assert access.access_args(entry)[2] == first
 
 
 def _metric(metrics: Metrics, line: str) -> float:
