@@ -1,10 +1,10 @@
-"""apphost: host pluggable WSGI apps. Plugins import ``hookimpl``, ``Claim`` and ``app_factory``.
+"""apphost: host pluggable WSGI and ASGI apps. Plugins import ``hookimpl``, ``Claim``, ``app_factory``.
 
 Importing this package loads neither waitress, click, prometheus_client nor the
 status pages: a plugin's ``from apphost import Claim`` stays cheap.
 """
 
-from .api import AppInfo, HostView, Problem, ProblemKind, Status, app_factory
+from .api import AppInfo, HostView, Problem, ProblemKind, Status, app_factory, asgi_app
 from .errors import ApphostError, ClaimError, ConfigError, ConflictError, PluginError, StrictError
 from .hookspecs import hookimpl
 from .routing.claims import Claim
@@ -26,5 +26,6 @@ __all__ = [
     "StrictError",
     "__version__",
     "app_factory",
+    "asgi_app",
     "hookimpl",
 ]

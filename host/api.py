@@ -1,4 +1,4 @@
-"""What plugins see of the host: ``app_factory``, ``HostView``, ``AppInfo`` and its ``Status``, ``Problem``.
+"""What plugins see of the host: ``app_factory``, ``asgi_app``, ``HostView``, ``AppInfo``, ``Status``, ``Problem``.
 
     def apphost_claim_routes(apphost: HostView):
         info = apphost.apps["blog"]          # AppInfo: dist, version, entry_point, status
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FACTORY_ATTR = "__apphost_app_factory__"
+_ASGI_ATTR = "__apphost_asgi_app__"
 
 
 def app_factory(func: F) -> F:
@@ -38,6 +39,23 @@ def app_factory(func: F) -> F:
 
 def is_app_factory(obj: object) -> bool:
     return getattr(obj, _FACTORY_ATTR, False) is True
+
+
+def asgi_app(app: F) -> F:
+    """Mark ``app`` as an ASGI 3 app, ``app(scope, receive, send)``, to serve through a2wsgi.
+
+    Needed only where apphost cannot tell: an ``async def`` function, or an
+    object whose ``__call__`` is one (FastAPI, Starlette), is recognised as
+    ASGI without it. Mark a callable that returns an awaitable without being a
+    coroutine function itself. Works on an entry point's object and on what
+    an ``@app_factory`` or a factory claim returns.
+    """
+    setattr(app, _ASGI_ATTR, True)
+    return app
+
+
+def is_asgi_marked(obj: object) -> bool:
+    return getattr(obj, _ASGI_ATTR, False) is True
 
 
 class Status(str, enum.Enum):
@@ -92,6 +110,7 @@ class AppInfo:
     entry_point: str  # "module:attr"
     status: Status = Status.NOT_LOADED
     why: str = ""  # set when status is FAILED
+    interface: str = ""  # "wsgi" or "asgi" once loaded; "" until then
 
     @property
     def label(self) -> str:

@@ -200,11 +200,14 @@ def plugins_command(as_json: bool, config_path: str | None, disable: tuple[str, 
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
     host.load_all()
+    host.close_apps()  # loading started the ASGI apps' lifespans: shut them down
     rows = plugin_rows(host)
     if as_json:
         _json_rows(rows)
     else:
-        _table(rows, ["kind", "name", "distribution", "entry_point", "hooks", "status"])
+        _table(
+            rows, ["kind", "name", "distribution", "entry_point", "interface", "hooks", "status"]
+        )
 
 
 @main.command("check")
@@ -215,6 +218,7 @@ def check_command(config_path: str | None, disable: tuple[str, ...]) -> None:
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
     host.load_all()
+    host.close_apps()  # loading started the ASGI apps' lifespans: shut them down
     problems = host.all_problems()
     for problem in problems:
         click.echo(f"problem: {problem}")

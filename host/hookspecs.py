@@ -12,7 +12,8 @@ Every hook receives ``apphost``, a read-only view of the running host:
 
 - ``apphost.apps``: name -> ``AppInfo`` (``.dist``, ``.version``,
   ``.entry_point``, ``.status``: a ``Status``, ``"not loaded"``, ``"ok"`` or
-  ``"failed"``, and ``.why`` when it failed)
+  ``"failed"``, ``.why`` when it failed, and ``.interface``: ``"wsgi"`` or
+  ``"asgi"`` once loaded)
 - ``apphost.config``: the parsed ``Config`` (``apphost.config.apps["blog"]`` is
   the ``[apps.blog]`` table)
 - ``apphost.server_name``: the name subdomain claims are relative to.
@@ -20,6 +21,14 @@ Every hook receives ``apphost``, a read-only view of the running host:
 An implementation may declare only the parameters it uses. Each
 implementation runs on its own: one that raises is reported under its plugin's
 name and the others still run.
+
+ASGI apps (FastAPI, Starlette, any ``async def app(scope, receive, send)``, or
+one marked ``@apphost.asgi_app``) are served through a2wsgi, so the hooks see
+them as WSGI apps. Their lifespan is not a hook: the host runs it, startup
+when the app is loaded (before its first request; ``apphost check`` and
+``apphost plugins`` load it too, and shut it down again), shutdown when the
+host shuts down, before ``apphost_shutdown``. A failing startup makes that
+app FAILED (503), like an app that fails to import.
 """
 
 from __future__ import annotations
@@ -63,6 +72,9 @@ def apphost_wrap_app(apphost: HostView, name: str, app: WSGIApplication) -> WSGI
     as it is. Implementations chain in call order: each receives the result of
     the previous one, so the last called is the outermost.
 
+    ``app`` is a WSGI app; for an ASGI app it is the app as served through
+    a2wsgi, so WSGI middleware wraps it as it wraps any other.
+
     ``name`` is the app's entry point name. Apps made by a factory claim are
     wrapped too, named ``"<plugin>[<key>]"`` (for example ``"tenants[acme]"``),
     where ``<plugin>`` is the plugin that made the claim and ``<key>`` the
@@ -86,6 +98,8 @@ def apphost_startup(apphost: HostView) -> None:
 @hookspec
 def apphost_shutdown(apphost: HostView) -> None:
     """Called once after serving stops (SIGTERM, SIGINT, or a failed start).
+
+    The ASGI apps' lifespan shutdowns have run by then.
 
     Every implementation runs even if another raises; errors are logged.
     """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from .api import AppInfo, HostView, Problem, ProblemKind, Status
 from .config import Config
 from .errors import ClaimError, PluginError, StrictError, describe
 from .plugins.discovery import dist_of, scan
-from .plugins.loading import LazyApp, guarded, load_app, wrap_app
+from .plugins.loading import LazyApp, as_wsgi, guarded, interface_of, load_app, wrap_app
 from .plugins.manager import PluginInfo, call_each, make_plugin_manager, register_plugins
 from .routing.claims import Claim, Claimant, Route, Source, normalize
 from .routing.dispatcher import Dispatcher
@@ -35,6 +36,7 @@ from .web.bulkhead import Bulkhead, Bulkheads
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from .plugins.asgi import AsgiAdapter
     from .web.observe import Metrics
 
 log = logging.getLogger("apphost")
@@ -58,6 +60,8 @@ class Host:
         self.bulkheads = bulkheads or Bulkheads(config)
         self.on_step = on_step or _ignore  # told what the host does while it builds and starts
         self._guards: dict[str, Bulkhead] = {}  # app name -> its bulkhead, kept across rebuilds
+        # ASGI apps not behind a LazyApp (factory-made, or Claim objects): served app -> adapter
+        self._made_asgi: dict[object, AsgiAdapter] = {}
         self.pm = pm
         self.plugins = plugins
         self.apps: dict[str, LazyApp] = {}
@@ -220,9 +224,15 @@ class Host:
             def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
                 # The name the hookspec documents for apps made by a factory claim; each
                 # made app has a bulkhead of its own, with its plugin's [hosting.NAME].
-                name = f"{claimant.name}[{key}]"
-                made = guarded(self.wrap(name, app), f"{claimant} [{key}]")
-                return self.bulkheads.wrap(made, name, claimant.name, claimant.distribution)
+                name, label = f"{claimant.name}[{key}]", f"{claimant} [{key}]"
+                adapter, app = self._as_wsgi(app, label)
+                if adapter is not None:
+                    adapter.start()  # PluginError: this key answers 500, and is tried again
+                made = guarded(self.wrap(name, app), label)
+                made = self.bulkheads.wrap(made, name, claimant.name, claimant.distribution)
+                if adapter is not None:
+                    self._made_asgi[made] = adapter
+                return made
 
             return DynamicApps(
                 claim.factory,
@@ -230,17 +240,42 @@ class Host:
                 self.config.max_dynamic_apps,
                 wrap,
                 on_size=functools.partial(self._count_dynamic, route.describe()),
+                on_evict=self._evicted,
             )
         if isinstance(claim.app, str):
             return self._guard(claim.app)
         app: WSGIApplication = claim.app  # type: ignore[assignment]  # normalize checked it
         name = getattr(app, "__name__", str(claimant))
         try:
+            # An ASGI app given as an object starts on its first request.
+            adapter, app = self._as_wsgi(app, str(claimant))
             served = guarded(self.wrap(name, app), str(claimant))
         except PluginError as exc:
             log.warning("%s", exc)
             return UNAVAILABLE
-        return self.bulkheads.wrap(served, name, claimant.name, claimant.distribution)
+        served = self.bulkheads.wrap(served, name, claimant.name, claimant.distribution)
+        if adapter is not None:
+            self._made_asgi[served] = adapter
+        return served
+
+    def _as_wsgi(self, app: object, label: str) -> tuple[AsgiAdapter | None, WSGIApplication]:
+        """(None, app) for a WSGI app; (its adapter, adapter) for an ASGI app; else PluginError."""
+        try:
+            if interface_of(app) == "wsgi":
+                return None, app  # type: ignore[return-value]  # interface_of checked it
+        except ValueError as exc:
+            raise PluginError(label, f"{app!r} {exc}") from None
+        adapter = as_wsgi(app, label)
+        for path in adapter.websocket_routes:
+            log.warning("%s: %s", label, _websocket_problem(path))
+        return adapter, adapter
+
+    def _evicted(self, app: WSGIApplication) -> None:
+        """A factory-made app left its LRU: an ASGI one shuts down once its requests end."""
+        adapter = self._made_asgi.pop(app, None)
+        if adapter is not None:
+            grace = self.config.shutdown_timeout
+            threading.Thread(target=adapter.close, args=(grace,), daemon=True).start()
 
     def _guard(self, name: str) -> Bulkhead:
         """App ``name`` behind its bulkhead: one per app, whatever routes lead to it."""
@@ -283,7 +318,18 @@ class Host:
             for a in self.apps.values()
             if a.info.failed
         ]
-        return self.problems + failed
+        unservable = [
+            Problem(
+                ProblemKind.APP,
+                a.info.name,
+                f"{a.info.label}: {_websocket_problem(path)}",
+                distribution=f"{a.info.dist}=={a.info.version}",
+            )
+            for a in self.apps.values()
+            if a.asgi is not None
+            for path in a.asgi.websocket_routes
+        ]
+        return self.problems + failed + unservable
 
     def strict(self) -> None:
         """Raise ``StrictError`` listing every problem, after loading every app."""
@@ -307,16 +353,34 @@ class Host:
                 ) from exc
 
     def shutdown(self) -> None:
-        """Run every ``apphost_shutdown`` impl; log, never raise, what fails."""
+        """Shut the ASGI apps down (``close_apps``), then run every ``apphost_shutdown`` impl.
+
+        Logs, never raises, what fails.
+        """
+        self.close_apps()
         for plugin, call in call_each(self.pm, "apphost_shutdown"):
             try:
                 call(apphost=self.view)
             except Exception:
                 log.exception("plugin %r apphost_shutdown raised", plugin)
 
+    def close_apps(self) -> None:
+        """Run the lifespan shutdown of every ASGI app that started; idempotent."""
+        for lazy in self.apps.values():
+            lazy.close()
+        while self._made_asgi:
+            self._made_asgi.popitem()[1].close()
+
 
 def _ignore(what: str) -> None:
     """The default ``on_step``: nobody listens."""
+
+
+def _websocket_problem(path: str) -> str:
+    return (
+        f"WebSocket route {path!r} cannot be served: WebSockets cannot pass through WSGI,"
+        " which apphost serves ASGI apps through; an upgrade request to it answers 501"
+    )
 
 
 class _InfoView(Mapping[str, AppInfo]):

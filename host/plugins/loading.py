@@ -1,26 +1,33 @@
-"""Apps advertised in ``apphost.apps``: the factory marker, loading, wrapping, lazy apps.
+"""Apps advertised in ``apphost.apps``: the markers, loading, wrapping, lazy apps.
 
     @apphost.app_factory
     def make_app(config):          # config: the [apps.NAME] table, {} if none
         return MyApp(title=config.get("title", "Blog"))
 
-An entry point's object is used as a WSGI app unless it is marked with
-``@app_factory``; apphost never guesses from a signature. ``load_app`` turns an
-entry point into the app to serve (made, then wrapped by every
-``apphost_wrap_app``); ``LazyApp`` does that on the first request and fails
-closed: an app that cannot be loaded answers 503.
+An entry point's object is the app unless it is marked with ``@app_factory``
+(then what it returns is); apphost never guesses "app or factory" from a
+signature. The app is ASGI 3 if it is an ``async def`` function, an object
+whose ``__call__`` is one (FastAPI, Starlette), or marked ``@asgi_app``; it is
+then served through ``AsgiAdapter`` (a2wsgi, plus its lifespan). Any other
+callable that takes ``(environ, start_response)`` is WSGI. Anything else is a
+load error naming the entry point. ``load_app`` turns an entry point into the
+app to serve (made, adapted, then wrapped by every ``apphost_wrap_app``);
+``LazyApp`` does that on the first request, starts an ASGI app's lifespan,
+and fails closed: an app that cannot be loaded or started answers 503.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import threading
 import types
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..api import AppInfo, HostView, Status, is_app_factory
+from ..api import AppInfo, HostView, Status, is_app_factory, is_asgi_marked
 from ..errors import PluginError, describe
 from ..routing.refusals import UNAVAILABLE
 from .manager import call_each
@@ -30,10 +37,24 @@ if TYPE_CHECKING:
     import pluggy
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from .asgi import AsgiAdapter
+
 log = logging.getLogger("apphost")
 
 INTERNAL_ERROR = "500 Internal Server Error"
 DEBUG_KEY = "apphost.debug"  # set by ``serve --debug``: let app errors reach the debugger
+
+
+Interface = Literal["wsgi", "asgi"]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """An app ready to serve: the plugins' wrappers around it (or around its ASGI adapter)."""
+
+    app: WSGIApplication
+    interface: Interface
+    asgi: AsgiAdapter | None = None  # the adapter of an ASGI app, to start and close
 
 
 def load_app(
@@ -41,9 +62,10 @@ def load_app(
     info: AppInfo,
     config: Mapping[str, Any],
     wrap: Callable[[str, WSGIApplication], WSGIApplication],
-) -> WSGIApplication:
-    """Import ``ep``, make the app if it is a factory (``factory(config)``), and wrap it.
+) -> Loaded:
+    """Import ``ep``, make the app if it is a factory (``factory(config)``), adapt and wrap it.
 
+    An ASGI app's lifespan is not started yet (``LazyApp.load`` does it).
     Raises ``PluginError`` naming the app, its distribution and entry point.
     """
     where = f"{info.label}, entry point '{ep.name} = {ep.value}'"
@@ -51,17 +73,90 @@ def load_app(
         obj = ep.load()
     except Exception as exc:
         raise PluginError(where, f"import failed: {describe(exc)}") from exc
-    if is_app_factory(obj):
-        app = obj(dict(config))
-        if not callable(app):
-            raise PluginError(where, f"the factory returned {app!r}, not a WSGI app")
+    made = is_app_factory(obj)
+    if made:
+        obj = obj(dict(config))
     elif isinstance(obj, types.ModuleType):
-        raise PluginError(where, "names a module, not a WSGI app: use 'module:attribute'")
-    elif not callable(obj):
-        raise PluginError(where, f"{obj!r} is not callable, so not a WSGI app")
-    else:
-        app = obj
-    return wrap(info.name, app)
+        raise PluginError(
+            where, "names a module, not a WSGI app or an ASGI app: use 'module:attribute'"
+        )
+    if made and not callable(obj):
+        raise PluginError(where, f"the factory returned {obj!r}, not a WSGI app or an ASGI app")
+    try:
+        interface = interface_of(obj)
+    except ValueError as exc:
+        said = f"the factory returned {obj!r}, which" if made else repr(obj)
+        raise PluginError(where, f"{said} {exc}") from None
+    if interface == "wsgi":
+        return Loaded(wrap(info.name, obj), "wsgi")
+    adapter = as_wsgi(obj, info.label)
+    try:
+        return Loaded(wrap(info.name, adapter), "asgi", adapter)
+    except BaseException:
+        adapter.close()
+        raise
+
+
+def interface_of(obj: object) -> Interface:
+    """``"asgi"`` or ``"wsgi"``; ``ValueError`` saying why ``obj`` is neither ("is not ...").
+
+    ASGI 3: an ``async def`` taking (scope, receive, send), an object whose
+    ``__call__`` is one, or anything marked ``@asgi_app``. WSGI: any other
+    callable that can be called with (environ, start_response).
+    """
+    if not callable(obj):
+        raise ValueError("is not callable, so neither a WSGI nor an ASGI app")
+    call = getattr(obj, "__call__", None)  # noqa: B004  # the method, to ask if it is async
+    is_async = inspect.iscoroutinefunction(obj) or (
+        not isinstance(obj, type) and inspect.iscoroutinefunction(call)
+    )
+    try:
+        signature: inspect.Signature | None = inspect.signature(obj)
+    except (TypeError, ValueError):  # some builtins and C callables: take them on trust
+        signature = None
+    if is_async or is_asgi_marked(obj):
+        if signature is not None and not _takes(signature, 3):
+            raise ValueError(
+                f"is async but takes {_shape(signature)}, not an ASGI 3 app (scope, receive, send)"
+            )
+        return "asgi"
+    if signature is not None and not _takes(signature, 2):
+        hint = (
+            ": it takes (scope, receive, send) but is not async; mark it @apphost.asgi_app"
+            " if it returns an awaitable"
+            if _takes(signature, 3)
+            else ""
+        )
+        raise ValueError(
+            f"takes {_shape(signature)}: neither a WSGI app (environ, start_response)"
+            f" nor an ASGI 3 app (scope, receive, send){hint}"
+        )
+    return "wsgi"
+
+
+def _shape(signature: inspect.Signature) -> str:
+    """``(scope, receive, send)``: the parameters' names, as in a message."""
+    return str(
+        signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+            return_annotation=signature.empty,
+        )
+    )
+
+
+def _takes(signature: inspect.Signature, n: int) -> bool:
+    try:
+        signature.bind(*range(n))
+    except TypeError:
+        return False
+    return True
+
+
+def as_wsgi(app: Any, label: str) -> AsgiAdapter:
+    """The ASGI ``app`` as a WSGI app (imports a2wsgi only when an ASGI app is served)."""
+    from .asgi import AsgiAdapter
+
+    return AsgiAdapter(app, label)
 
 
 def wrap_app(
@@ -109,17 +204,19 @@ def guarded(app: WSGIApplication, label: str) -> WSGIApplication:
 class LazyApp:
     """A WSGI app that imports, makes and wraps the real one on its first request.
 
-    ``loader`` returns the ready app or raises; a failure is logged once, sets
-    ``info`` to FAILED and makes the app answer 503 from then on (fail closed).
+    ``loader`` returns the ``Loaded`` app or raises; an ASGI app's lifespan
+    startup then runs. A failure of either is logged once, sets ``info`` to
+    FAILED and makes the app answer 503 from then on (fail closed).
     """
 
-    __slots__ = ("_app", "_loader", "_lock", "info")
+    __slots__ = ("_app", "_loader", "_lock", "asgi", "info")
 
-    def __init__(self, info: AppInfo, loader: Callable[[], WSGIApplication]) -> None:
+    def __init__(self, info: AppInfo, loader: Callable[[], Loaded]) -> None:
         self.info = info
         self._loader = loader
         self._lock = threading.Lock()
         self._app: WSGIApplication | None = None
+        self.asgi: AsgiAdapter | None = None  # an ASGI app's adapter, once loaded
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         app = self._app
@@ -132,7 +229,12 @@ class LazyApp:
         with self._lock:
             if self._app is None:
                 try:
-                    self._app = guarded(self._loader(), self.info.label)
+                    loaded = self._loader()
+                    self.info = replace(self.info, interface=loaded.interface)
+                    if loaded.asgi is not None:
+                        self.asgi = loaded.asgi
+                        loaded.asgi.start()
+                    self._app = guarded(loaded.app, self.info.label)
                     self.info = self.info.with_status(Status.OK)
                 except Exception as exc:
                     self.fail(describe(exc))
@@ -144,3 +246,12 @@ class LazyApp:
         """Make this app answer 503 from now on, with ``why`` as its status."""
         self.info = self.info.with_status(Status.FAILED, why)
         self._app = UNAVAILABLE
+
+    def close(self) -> None:
+        """Shut an ASGI app's lifespan down (nothing for WSGI); it answers 503 after."""
+        with self._lock:
+            asgi = self.asgi
+            if asgi is not None:
+                self._app = UNAVAILABLE
+        if asgi is not None:
+            asgi.close()  # idempotent

@@ -135,7 +135,9 @@ def _normalize(claim: object, claimant: Claimant, server_name: str) -> Route:
     if (claim.app is None) == (claim.factory is None):
         raise ValueError("give exactly one of app= and factory=")
     if claim.app is not None and not (isinstance(claim.app, str) or callable(claim.app)):
-        raise ValueError(f"app= must be an app name or a WSGI callable, not {claim.app!r}")
+        raise ValueError(
+            f"app= must be an app name or a WSGI callable or an ASGI app, not {claim.app!r}"
+        )
     if claim.factory is not None and not callable(claim.factory):
         raise ValueError(f"factory= must be callable, not {claim.factory!r}")
     if not isinstance(claim.priority, int) or isinstance(claim.priority, bool):

@@ -7,6 +7,9 @@ The factory runs outside any shared lock, so a slow factory for one key
 delays only the requests for that key. ``None`` from the factory means
 "no such key" (404) and is not kept; an exception propagates to the caller of
 ``get`` (and to every request waiting on the same key) and is not kept.
+``on_evict(app)`` hears of each app the LRU drops (and of all of them on
+``clear``), so an app holding resources, such as an ASGI app's event loop,
+can be shut down.
 """
 
 from __future__ import annotations
@@ -22,7 +25,17 @@ if TYPE_CHECKING:
 
 
 class DynamicApps:
-    __slots__ = ("_apps", "_factory", "_lock", "_on_size", "_pending", "_wrap", "label", "maxsize")
+    __slots__ = (
+        "_apps",
+        "_factory",
+        "_lock",
+        "_on_evict",
+        "_on_size",
+        "_pending",
+        "_wrap",
+        "label",
+        "maxsize",
+    )
 
     def __init__(
         self,
@@ -31,12 +44,14 @@ class DynamicApps:
         maxsize: int,
         wrap: Callable[[str, WSGIApplication], WSGIApplication],
         on_size: Callable[[int], object] | None = None,
+        on_evict: Callable[[WSGIApplication], object] | None = None,
     ) -> None:
         self._factory = factory
         self.label = label  # the plugin that made the claim, for names and logs
         self.maxsize = maxsize
         self._wrap = wrap  # (key, app) -> the app to serve
         self._on_size = on_size or _ignore  # told how many apps are kept after each change
+        self._on_evict = on_evict  # told of each app dropped
         self._apps: OrderedDict[str, WSGIApplication] = OrderedDict()
         self._pending: dict[str, Future[WSGIApplication | None]] = {}
         self._lock = threading.Lock()  # guards the two dicts; never held while making an app
@@ -67,22 +82,30 @@ class DynamicApps:
                 del self._pending[key]
             future.set_exception(exc)
             raise
+        evicted = []
         with self._lock:
             del self._pending[key]
             if made is not None:
                 self._apps[key] = made
                 while len(self._apps) > self.maxsize:
-                    self._apps.popitem(last=False)
+                    evicted.append(self._apps.popitem(last=False)[1])
             size = len(self._apps)
         future.set_result(made)
         if made is not None:
             self._on_size(size)
+        if self._on_evict is not None:
+            for app in evicted:
+                self._on_evict(app)
         return made
 
     def clear(self) -> None:
         with self._lock:
+            evicted = list(self._apps.values())
             self._apps.clear()
         self._on_size(0)
+        if self._on_evict is not None:
+            for app in evicted:
+                self._on_evict(app)
 
 
 def _ignore(size: int) -> None:

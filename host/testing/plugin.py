@@ -79,6 +79,7 @@ class HostFactory:
 
     def __init__(self) -> None:
         self._modules: list[str] = []
+        self._hosts: list[Host] = []
 
     def __call__(
         self,
@@ -92,7 +93,7 @@ class HostFactory:
         """Build a host serving ``apps`` with the hooks of ``plugins``, nothing else.
 
         ``plugins``: hook modules or objects, by name, or a list (named by their
-        ``__name__``). ``apps``: name -> WSGI app, or a factory marked
+        ``__name__``). ``apps``: name -> WSGI or ASGI app, or a factory marked
         ``@app_factory`` (called with the ``[apps.NAME]`` table of ``config``).
         ``claims``: made by a plugin named ``claims``, as if from its
         ``apphost_claim_routes``. ``config``: a ``Config``, or a dict shaped like
@@ -116,12 +117,15 @@ class HostFactory:
         lines += [_entry(module, "plugin", n, obj) for n, obj in named.items()]
         dist = _MemoryDistribution("\n".join(lines) + "\n")
         host = Host.build(_config(config), entry_points=dist.entry_points)
+        self._hosts.append(host)
         if strict:
             host.strict()
         return host
 
     def close(self) -> None:
-        """Forget the modules made for the hosts' objects."""
+        """Shut the hosts' ASGI apps down; forget the modules made for the hosts' objects."""
+        while self._hosts:
+            self._hosts.pop().close_apps()
         for name in self._modules:
             sys.modules.pop(name, None)
         self._modules.clear()

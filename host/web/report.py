@@ -54,6 +54,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "name": name,
             "distribution": f"{a.info.dist}=={a.info.version}",
             "entry_point": a.info.entry_point,
+            "interface": a.info.interface,
             "hooks": "",
             "status": a.info.state,
         }
@@ -65,6 +66,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "name": name,
             "distribution": f"{p.dist}=={p.version}",
             "entry_point": p.entry_point,
+            "interface": "",
             "status": p.state,
             "hooks": ", ".join(p.hooks),
         }
