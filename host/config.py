@@ -8,7 +8,7 @@ key or a value of the wrong type is a ``ConfigError`` naming the key.
     listen = ["127.0.0.1:8080"]
     server_name = "localhost"
     [waitress]                 # any waitress adjustment, passed through
-    [[claims]]                 # app, path, subdomain, host, priority
+    [[claims]]                 # app, path, subdomain, host, priority, scope_cookies
     [apps.blog]                # handed to blog's factory
     [hosting.blog]             # run-time limits of one app: max_in_flight, request_timeout
 """
@@ -35,7 +35,14 @@ else:  # pragma: no cover
 
 ENV_CONFIG = "APPHOST_CONFIG"
 DEFAULT_FILE = "apphost.toml"
-_CLAIM_KEYS = {"app": str, "path": str, "subdomain": str, "host": str, "priority": int}
+_CLAIM_KEYS = {
+    "app": str,
+    "path": str,
+    "subdomain": str,
+    "host": str,
+    "priority": int,
+    "scope_cookies": bool,
+}
 # Set in [apphost], where they are checked; [waitress] may not set them too.
 _OWN_WAITRESS_KEYS = {"listen", "host", "port", "threads", "sockets", "unix_socket"}
 

@@ -32,6 +32,7 @@ from .routing.dynamic import DynamicApps
 from .routing.refusals import UNAVAILABLE
 from .routing.table import RouteTable, build_table
 from .web.bulkhead import Bulkhead, Bulkheads
+from .web.cookies import scope_cookies
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -219,6 +220,8 @@ class Host:
 
     def _resolve(self, route: Route) -> WSGIApplication | DynamicApps:
         claim, claimant = route.claim, route.claimant
+        # Only the claims that scope cookies pay for it (Claim.scope_cookies).
+        scoped = scope_cookies if route.scopes_cookies else _as_is
         if claim.factory is not None:
 
             def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
@@ -229,7 +232,7 @@ class Host:
                 if adapter is not None:
                     adapter.start()  # PluginError: this key answers 500, and is tried again
                 made = guarded(self.wrap(name, app), label)
-                made = self.bulkheads.wrap(made, name, claimant.name, claimant.distribution)
+                made = scoped(self.bulkheads.wrap(made, name, claimant.name, claimant.distribution))
                 if adapter is not None:
                     self._made_asgi[made] = adapter
                 return made
@@ -243,7 +246,7 @@ class Host:
                 on_evict=self._evicted,
             )
         if isinstance(claim.app, str):
-            return self._guard(claim.app)
+            return scoped(self._guard(claim.app))
         app: WSGIApplication = claim.app  # type: ignore[assignment]  # normalize checked it
         name = getattr(app, "__name__", str(claimant))
         try:
@@ -253,7 +256,7 @@ class Host:
         except PluginError as exc:
             log.warning("%s", exc)
             return UNAVAILABLE
-        served = self.bulkheads.wrap(served, name, claimant.name, claimant.distribution)
+        served = scoped(self.bulkheads.wrap(served, name, claimant.name, claimant.distribution))
         if adapter is not None:
             self._made_asgi[served] = adapter
         return served
@@ -374,6 +377,11 @@ class Host:
 
 def _ignore(what: str) -> None:
     """The default ``on_step``: nobody listens."""
+
+
+def _as_is(app: WSGIApplication) -> WSGIApplication:
+    """What a claim that does not scope cookies wraps its app in: nothing."""
+    return app
 
 
 def _websocket_problem(path: str) -> str:

@@ -5,6 +5,7 @@
     Claim(app="blog", host="blog.example.org")       # exact host (optionally "host:port")
     Claim(factory=make_tenant_app, subdomain="*")    # one app per subdomain, made lazily
     Claim(factory=make_user_app, path="/u/*")        # one app per path segment, made lazily
+    Claim(app="sso", path="/login", scope_cookies=False)   # its cookies stay host-wide
 
 A claim is checked when the routing table is built (``normalize``), not when it
 is made, so one bad claim never takes its plugin's other claims down.
@@ -42,6 +43,14 @@ class Claim:
     the leftmost label of a host or the last segment of a path; a factory claim
     has exactly one, whose match is the factory's key. ``priority`` settles two
     claims on the same route: the higher wins, equal is a conflict.
+
+    ``scope_cookies`` (for path claims below ``/``; others have nothing to
+    scope): the app's ``Set-Cookie`` headers with ``Path=/`` or no Path get
+    the mount as their Path (``/blog``, or ``/u/<key>`` under a factory
+    claim), as nginx's ``proxy_cookie_path`` does, so two apps at ``/a`` and
+    ``/b`` that both set ``session`` do not log each other out. A cookie with a
+    path of its own is left alone. ``False`` leaves every cookie as the app
+    sets it (a single sign-on app whose cookie is meant for the whole host).
     """
 
     app: str | WSGIApplication | None = None
@@ -50,6 +59,7 @@ class Claim:
     host: str | None = None
     factory: Factory | None = None
     priority: int = 0
+    scope_cookies: bool = True
 
 
 class Source(enum.IntEnum):
@@ -110,6 +120,11 @@ class Route:
         return f"{host}{path}{'/*' if self.path_wild else ''}" or "/"
 
     @property
+    def scopes_cookies(self) -> bool:
+        """The app's host-wide cookies get the mount as their path (``Claim.scope_cookies``)."""
+        return self.claim.scope_cookies and (self.path != "" or self.path_wild)
+
+    @property
     def key_from(self) -> Literal["host", "path"] | None:
         """Where a factory claim's key comes from, or None for a fixed app."""
         if self.claim.factory is None:
@@ -142,6 +157,8 @@ def _normalize(claim: object, claimant: Claimant, server_name: str) -> Route:
         raise ValueError(f"factory= must be callable, not {claim.factory!r}")
     if not isinstance(claim.priority, int) or isinstance(claim.priority, bool):
         raise ValueError(f"priority= must be an int, not {claim.priority!r}")
+    if not isinstance(claim.scope_cookies, bool):
+        raise ValueError(f"scope_cookies= must be True or False, not {claim.scope_cookies!r}")
     if claim.subdomain is not None and claim.host is not None:
         raise ValueError("give subdomain= or host=, not both")
     path, path_wild = _normalize_path(claim.path)
