@@ -240,12 +240,13 @@ def check_command(config_path: str | None, disable: tuple[str, ...]) -> None:
     show_default=True,
     help="Directory to write NAME/ in.",
 )
-def new_command(name: str, directory: str) -> None:
+@click.option("--asgi", is_flag=True, help="Write a FastAPI (ASGI) app instead of a WSGI one.")
+def new_command(name: str, directory: str, asgi: bool) -> None:
     """Write NAME/, a plugin distribution: an app, hooks claiming /NAME, a README and a test."""
     from .scaffold import ScaffoldError, create_plugin
 
     try:
-        root = create_plugin(name, directory)
+        root = create_plugin(name, directory, asgi=asgi)
     except ScaffoldError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {root}/. Make it live, see its route, run its tests:")

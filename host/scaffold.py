@@ -1,12 +1,13 @@
 """``apphost new NAME``: write a plugin distribution that ``pip install -e`` makes live.
 
     path = create_plugin("blog", "plugins")     # plugins/blog/, or ScaffoldError saying why not
+    path = create_plugin("api", ".", asgi=True) # a FastAPI (ASGI) app instead of a WSGI one
 
 writes, for ``NAME`` (its package is ``NAME`` with ``-`` read as ``_``)::
 
     NAME/pyproject.toml          both entry point groups: NAME = "PACKAGE:app", "PACKAGE.hooks"
     NAME/README.md
-    NAME/PACKAGE/__init__.py     the WSGI app
+    NAME/PACKAGE/__init__.py     the WSGI app (with ``asgi=True``: a FastAPI app, with a lifespan)
     NAME/PACKAGE/hooks.py        claims /NAME for it
     NAME/PACKAGE/py.typed
     NAME/tests/test_PACKAGE.py   mounts it with apphost's pytest fixtures
@@ -65,8 +66,13 @@ def package_name(name: str) -> str:
     return package
 
 
-def create_plugin(name: str, directory: str | os.PathLike[str] = ".") -> Path:
-    """Write the plugin distribution ``directory/name`` and return its path."""
+def create_plugin(
+    name: str, directory: str | os.PathLike[str] = ".", *, asgi: bool = False
+) -> Path:
+    """Write the plugin distribution ``directory/name`` and return its path.
+
+    ``asgi``: the app is a FastAPI app (ASGI), which apphost serves through a2wsgi.
+    """
     package = package_name(name)
     parent = Path(directory)
     if not parent.is_dir():
@@ -80,7 +86,7 @@ def create_plugin(name: str, directory: str | os.PathLike[str] = ".") -> Path:
         raise ScaffoldError(name, f"cannot create {str(root)!r}: {exc}") from None
     names = {"name": name, "package": package}
     try:
-        for rel, text in FILES.items():
+        for rel, text in (ASGI_FILES if asgi else FILES).items():
             path = root / Template(rel).substitute(names)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(Template(text).substitute(names), encoding="utf-8")
@@ -233,6 +239,116 @@ def test_serves_live(host: Host, apphost_server: ServerFactory) -> None:
         assert response.read().decode().startswith("Hello from $name!")
 '''
 
+ASGI_PYPROJECT = PYPROJECT.replace(
+    'dependencies = ["apphost"]', 'dependencies = ["apphost", "fastapi"]'
+).replace("the $name app, claimed at", "the $name FastAPI app, claimed at")
+
+ASGI_README = """\
+# $name
+
+An apphost plugin: the FastAPI (ASGI) app `$package:app`, advertised as
+`$name` in the `apphost.apps` entry point group, and a hook in
+`$package.hooks` (entry point group `apphost.plugins`) claiming `/$name` for
+it. apphost serves it through a2wsgi beside WSGI apps: the mount is its
+`root_path`, so `url_for` builds links under `/$name`, and apphost runs its
+lifespan (startup on its first request, shutdown when the server stops).
+WebSocket routes cannot pass through WSGI: `apphost check` reports them.
+
+    pip install -e .
+    apphost routes                 # /$name -> $name
+    apphost serve
+    curl localhost:8080/$name/x
+
+The tests mount the app in a host built in memory, with the fixtures of
+apphost's pytest plugin (`apphost_host`, `apphost_client`, `apphost_server`):
+
+    python -m pytest
+"""
+
+ASGI_APP = '''\
+"""$name: an apphost plugin, a FastAPI app.
+
+``app`` is advertised in ``apphost.apps`` as ``$name``, and ``$package.hooks``
+claims ``/$name`` for it::
+
+    $$ curl localhost:8080/$name/x
+    {"hello":"$name","root_path":"/$name","path":"/x","url":"http://localhost:8080/$name/x"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+__all__ = ["app"]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, str]]:
+    """Run by apphost before the first request and when the server stops."""
+    yield {"greeting": "hello"}  # each request's request.state
+
+
+app = FastAPI(title="$name", lifespan=lifespan)
+
+
+@app.get("/{path:path}")
+async def echo(path: str, request: Request) -> dict[str, str]:
+    """Greet; show the mount (root_path), the rest of the path, and a link built under it."""
+    return {
+        request.state.greeting: "$name",
+        "root_path": request.scope["root_path"],
+        "path": "/" + path,
+        "url": str(request.url_for("echo", path=path)),
+    }
+'''
+
+ASGI_TEST = '''\
+"""$name mounted as ``apphost serve`` mounts it, in a host built in memory."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+from apphost.host import Host
+from apphost.testing import ClientFactory, HostFactory, ServerFactory
+
+from $package import app, hooks
+
+
+@pytest.fixture
+def host(apphost_host: HostFactory) -> Host:
+    """A host with this plugin's hooks and app, as if both were pip-installed."""
+    return apphost_host(
+        plugins={"$name": hooks},
+        apps={"$name": app},
+        strict=True,  # raise if a claim, the app or its lifespan startup has a problem
+    )
+
+
+def test_mounted_at_its_claim(host: Host, apphost_client: ClientFactory) -> None:
+    response = apphost_client(host).get("/$name/x")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "hello": "$name",
+        "root_path": "/$name",
+        "path": "/x",
+        "url": "http://localhost/$name/x",
+    }
+    info = host.view.apps["$name"]
+    assert info.interface == "asgi"  # served through a2wsgi
+
+
+def test_serves_live(host: Host, apphost_server: ServerFactory) -> None:
+    server = apphost_server(host)
+    with urllib.request.urlopen(f"{server.url}/$name/") as response:
+        assert json.load(response)["hello"] == "$name"
+'''
+
 # Relative path (a template) -> content (a template): $name and $package.
 FILES = {
     "pyproject.toml": PYPROJECT,
@@ -241,4 +357,11 @@ FILES = {
     "$package/hooks.py": HOOKS,
     "$package/py.typed": "",
     "tests/test_$package.py": TEST,
+}
+ASGI_FILES = {
+    **FILES,
+    "pyproject.toml": ASGI_PYPROJECT,
+    "README.md": ASGI_README,
+    "$package/__init__.py": ASGI_APP,
+    "tests/test_$package.py": ASGI_TEST,
 }
