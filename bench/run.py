@@ -33,6 +33,7 @@ SCRIPTS = (
     "observe",
     "workers",
     "isolation",
+    "asgi",
 )
 PACKAGES = (
     "apphost",
@@ -43,6 +44,8 @@ PACKAGES = (
     "importlib_metadata",
     "click",
     "prometheus_client",
+    "a2wsgi",
+    "fastapi",
 )
 
 
