@@ -46,4 +46,4 @@ def test_health_names_every_app(server: Server) -> None:
     status, body, _ = server.get("/_apphost/health", host="10.0.0.1")
     health = json.loads(body)
     assert status == 200 and health["status"] == "ok"
-    assert set(health["apps"]) == {"hello", "notes", "wiki"}
+    assert set(health["apps"]) == {"hello", "items", "notes", "wiki"}
