@@ -25,10 +25,11 @@ name and the others still run.
 ASGI apps (FastAPI, Starlette, any ``async def app(scope, receive, send)``, or
 one marked ``@apphost.asgi_app``) are served through a2wsgi, so the hooks see
 them as WSGI apps. Their lifespan is not a hook: the host runs it, startup
-when the app is loaded (before its first request; ``apphost check`` and
-``apphost plugins`` load it too, and shut it down again), shutdown when the
-host shuts down, before ``apphost_shutdown``. A failing startup makes that
-app FAILED (503), like an app that fails to import.
+when the app is loaded (before its first request, or at worker start under
+``serve --strict``; ``apphost check`` and ``apphost plugins`` load it too,
+and shut it down again), shutdown when the host shuts down (a worker
+drained), before ``apphost_shutdown``. A failing startup makes that app
+FAILED (503), like an app that fails to import.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@
     adapter(environ, start_response)    # a WSGI app; root_path is the mount (SCRIPT_NAME)
     adapter.close()                     # lifespan shutdown, then its event loop stops
 
-Each adapter runs its app on an event loop of its own, in a daemon thread, so
-an ASGI app that blocks its loop blocks only itself. a2wsgi's
+Each adapter runs its app on an event loop of its own, in a daemon thread
+started by ``start`` (so building a host, as ``apphost routes`` does, starts
+no thread), and an ASGI app that blocks its loop blocks only itself. a2wsgi's
 ``ASGIResponder`` turns one WSGI request into one ASGI ``http`` scope on that
 loop (``root_path`` from SCRIPT_NAME, ``path`` = root_path + PATH_INFO), reads
 the request body in 64 KiB ``http.request`` messages and yields each
@@ -83,11 +84,8 @@ class AsgiAdapter:
     def __init__(self, app: ASGIApp, label: str) -> None:
         self.app = app
         self.label = label
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name=f"asgi {label}", daemon=True
-        )
-        self._thread.start()
+        self.loop: asyncio.AbstractEventLoop | None = None  # made by start()
+        self._thread: threading.Thread | None = None
         self._served: ASGIApp = app  # the app with the lifespan state put in each scope
         self.websocket_routes = tuple(websocket_routes(app))  # which WSGI cannot carry
         self._lifespan = _Lifespan(app)
@@ -106,7 +104,12 @@ class AsgiAdapter:
                 return
             if self._failed or self._closed:
                 raise PluginError(self.label, self._failed or "closed")
-            future = asyncio.run_coroutine_threadsafe(self._lifespan.startup(), self.loop)
+            loop = self.loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=loop.run_forever, name=f"asgi {self.label}", daemon=True
+            )
+            self._thread.start()
+            future = asyncio.run_coroutine_threadsafe(self._lifespan.startup(), loop)
             try:
                 state = future.result(STARTUP_TIMEOUT)
             except concurrent.futures.TimeoutError:
@@ -137,7 +140,7 @@ class AsgiAdapter:
             left = list(self._in_flight)
         for responder in left:
             responder.cancel()
-        if self._ready and self.loop.is_running():
+        if self._ready and self.loop is not None and self.loop.is_running():
             future = asyncio.run_coroutine_threadsafe(self._lifespan.shutdown(), self.loop)
             try:
                 future.result(SHUTDOWN_TIMEOUT)
@@ -154,18 +157,19 @@ class AsgiAdapter:
 
     def _stop_loop(self) -> None:
         """Cancel what still runs on the loop, then stop it and its thread."""
-        if self.loop.is_closed():
+        loop, thread = self.loop, self._thread
+        if loop is None or thread is None or loop.is_closed():
             return
-        if self.loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(_cancel_all(), self.loop)
+        if loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(_cancel_all(), loop)
             try:
                 future.result(SHUTDOWN_TIMEOUT)
             except concurrent.futures.TimeoutError:
                 log.warning("%s: tasks still running at shutdown", self.label)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(SHUTDOWN_TIMEOUT)
-        if not self._thread.is_alive():
-            self.loop.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(SHUTDOWN_TIMEOUT)
+        if not thread.is_alive():
+            loop.close()
 
     # -- requests --------------------------------------------------------------
 
@@ -186,6 +190,7 @@ class AsgiAdapter:
             except PluginError as exc:
                 log.warning("%s", exc)
                 return UNAVAILABLE(environ, start_response)
+        assert self.loop is not None  # started, so made
         responder = _Responder(self._served, self.loop, self.label, environ.get("PATH_INFO", ""))
         with self._lock:
             if self._closed:

@@ -201,10 +201,13 @@ def test_claim_may_name_an_asgi_object(
 ) -> None:
     host = apphost_host(claims=[Claim(app=make_api(events), path="/obj")])
     assert events == []  # started on its first request, not when the table is built
+    assert not [t for t in threading.enumerate() if t.name.startswith("asgi plugin 'claims'")]
     assert apphost_client(host).get("/obj/").get_json()["self"] == "http://localhost/obj/"
     assert events == ["startup", "request"]
+    assert [t for t in threading.enumerate() if t.name.startswith("asgi plugin 'claims'")]
     host.shutdown()
     assert events == ["startup", "request", "shutdown"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("asgi plugin 'claims'")]
 
 
 def test_wrappers_wrap_the_asgi_app_as_wsgi(
