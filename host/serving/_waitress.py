@@ -52,11 +52,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Adjustments",
     "BaseWSGIServer",
-    "CloseWhenDraining",
     "HTTPChannel",
     "MultiSocketServer",
     "Trigger",
     "channel_of",
+    "close_when_draining",
     "create",
     "proxy_headers",
     "socket_map",
@@ -117,23 +117,13 @@ def channel_of(environ: WSGIEnvironment) -> Any:
     return getattr(environ.get("waitress.client_disconnected"), "__self__", None)
 
 
-class CloseWhenDraining:
-    """WSGI middleware: once ``host.draining``, every response closes its connection.
+def close_when_draining(environ: WSGIEnvironment) -> None:
+    """Have the connection of this request close after its response (while draining).
 
     The drain's sweep marks requests waiting for a worker thread, but one that
-    completes in the same loop pass is handed to a thread before the next
-    sweep sees it; this marks it from the thread itself, before its response
-    headers are built. Costs one attribute read per request while serving.
+    completes in the same loop pass is handed to a thread before the next sweep
+    sees it; the request stack calls this from the thread itself, before the
+    response headers are built.
     """
-
-    __slots__ = ("app", "host")
-
-    def __init__(self, app: Any, host: Any) -> None:
-        self.app = app
-        self.host = host  # anything with a ``draining`` flag
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self.host.draining:
-            for request in getattr(channel_of(environ), "requests", ()):
-                request.headers["CONNECTION"] = "close"
-        return self.app(environ, start_response)
+    for request in getattr(channel_of(environ), "requests", ()):
+        request.headers["CONNECTION"] = "close"

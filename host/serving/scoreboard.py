@@ -57,9 +57,10 @@ class Scoreboard:
 
     # -- the worker's side ------------------------------------------------------
 
-    def enter(self, app: str, method: str, path: str) -> None:
-        """This thread serves ``method path`` of ``app`` now."""
-        ident = threading.get_ident()
+    def enter(self, app: str, method: str, path: str, ident: int | None = None) -> None:
+        """This thread (``ident``: ``threading.get_ident()``) serves ``method path`` of ``app``."""
+        if ident is None:
+            ident = threading.get_ident()
         offset = self._offsets.get(ident)
         if offset is None:
             offset = self._slot_for(ident)
@@ -68,9 +69,9 @@ class Scoreboard:
         data = f"\x01{app}\t{method}\t{path}".encode("utf-8", "replace")[: SLOT - 1] + b"\0"
         self._map[offset : offset + len(data)] = data
 
-    def leave(self) -> None:
+    def leave(self, ident: int | None = None) -> None:
         """This thread's request is done."""
-        offset = self._offsets.get(threading.get_ident())
+        offset = self._offsets.get(threading.get_ident() if ident is None else ident)
         if offset is not None:
             self._map[offset] = _FREE
 

@@ -50,8 +50,8 @@ SATURATED_FOR = 10.0  # an app that rejected a request within this many seconds 
 class Board(Protocol):
     """Where the supervisor can read what each thread serves (``serving.scoreboard``)."""
 
-    def enter(self, app: str, method: str, path: str) -> None: ...
-    def leave(self) -> None: ...
+    def enter(self, app: str, method: str, path: str, ident: int | None = None) -> None: ...
+    def leave(self, ident: int | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,9 @@ class Bulkhead:
         self.served += 1
         board = self.board
         if board is not None:
-            board.enter(self.name, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+            board.enter(
+                self.name, environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), ident
+            )
         try:
             body = self.app(environ, start_response)
         except BaseException:
@@ -147,7 +149,7 @@ class Bulkhead:
     def _leave(self, ident: int) -> None:
         self.active.pop(ident, None)
         if self.board is not None:
-            self.board.leave()
+            self.board.leave(ident)
 
     def quarantine(self, reason: str) -> None:
         self._gone = Refusal(

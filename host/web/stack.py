@@ -5,14 +5,14 @@
 
 Outermost first, as a request meets them:
 
-1. ``note_forwarded`` (waitress only): marks a request a proxy relayed, before
-   waitress's ``trusted_proxy`` handling drops or applies its headers; the
-   status pages refuse such requests under ``status_page = "local"``.
+1. ``_front`` (waitress only): marks a request a proxy relayed, before
+   waitress's ``trusted_proxy`` handling drops or applies its headers (the
+   status pages refuse such requests under ``status_page = "local"``), and
+   once draining, has every response close its connection.
 2. waitress's ``proxy_headers_middleware`` (waitress only): ``trusted_proxy``.
-3. ``CloseWhenDraining`` (waitress only): once draining, responses close.
-4. werkzeug's debugger (``serve --debug`` only).
-5. ``Observer``: the access log and metrics, for every request.
-6. ``Dispatcher``: own pages, refusals, or the claimed app, which is
+3. werkzeug's debugger (``serve --debug`` only).
+4. ``Observer``: the access log and metrics, for every request.
+5. ``Dispatcher``: own pages, refusals, or the claimed app, which is
    ``Bulkhead`` (max_in_flight, quarantine) -> ``LazyApp`` -> ``guarded`` (500
    on error) -> the plugins' wrappers -> the app.
 """
@@ -41,23 +41,26 @@ def request_stack(host: Host, adjustments: Any = None) -> WSGIApplication:
     if config.debug:
         app = _debugger(app)
     if adjustments is not None:
-        from ..serving._waitress import CloseWhenDraining, proxy_headers
+        from ..serving._waitress import proxy_headers
 
-        app = CloseWhenDraining(app, host)
         app = proxy_headers(app, adjustments)
-        app = note_forwarded(app)
+        app = _front(app, host)
     return app
 
 
-def note_forwarded(app: WSGIApplication) -> WSGIApplication:
-    """Mark requests that a proxy relayed, before waitress drops or applies its headers."""
+def _front(app: WSGIApplication, host: Host) -> WSGIApplication:
+    """What waitress calls: mark a request a proxy relayed (before waitress drops or
+    applies its headers), and once draining, have every response close its connection."""
+    from ..serving._waitress import close_when_draining
 
-    def noted(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def front(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not environ.keys().isdisjoint(FORWARDED):
             environ[FORWARDED_KEY] = True
+        if host.draining:
+            close_when_draining(environ)
         return app(environ, start_response)
 
-    return noted
+    return front
 
 
 def _debugger(app: WSGIApplication) -> WSGIApplication:
