@@ -104,6 +104,14 @@ def latencies(load: Load, t0: float, t1: float) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
 
 
+def summary(fault: str, load: Load, t0: float, t1: float) -> None:
+    """One row of the fault table: ``pytest tests/live/test_isolation.py -s | grep '^| '``."""
+    during = [r for r in load.results if t0 <= r[0] <= t1]
+    failed = sum(1 for r in during if r[1] != "ok")
+    p50, p99 = latencies(load, t0, t1)
+    print(f"\n| {fault} | {len(during)} | {failed} | {p50:.1f} | {p99:.1f} |")
+
+
 @pytest.mark.parametrize("hung", [["/hang"], ["/hang", "/hang2"]], ids=["one", "two"])
 def test_hung_apps_leave_the_others_answering(
     faults: str, serve: Serve, tmp_path: Path, hung: list[str]
@@ -116,6 +124,7 @@ def test_hung_apps_leave_the_others_answering(
         status, body = get(server.port, "/_apphost/health")
         t1 = time.monotonic()
     counts = load.report(f"{len(hung)} hung", t0, t1)
+    summary(f"{len(hung)} app(s) hung, 200 requests", load, t0, t1)
     assert counts["failed"] == 0 and counts["ok"] > 20
     p50, p99 = latencies(load, t0, t1)
     print(f"isolation {len(hung)} hung app(s): healthy p50={p50:.1f} ms p99={p99:.1f} ms")
@@ -137,6 +146,7 @@ def test_stuck_request_is_logged_with_its_stack(faults: str, serve: Serve, tmp_p
         )
         t1 = time.monotonic()
     assert load.report("stuck", t0, t1)["failed"] == 0
+    summary("a request stuck past request_timeout", load, t0, t1)
     assert re.search(r"running for \d+\.\ds \(request_timeout 1s\)", line.string)
     log = server.log
     assert "time.sleep(float(os.environ.get" in log[log.index(line.string) :]  # its stack
@@ -166,7 +176,7 @@ def test_a_crashing_app_is_quarantined(faults: str, serve: Serve, tmp_path: Path
     # thread and death (each thread has one request out at a time, then reconnects).
     during = [r for r in load.results if t0 <= r[0] <= t1]
     lost = [r for r in during if r[1] != "ok"]
-    print(f"isolation crash: 3 worker deaths, healthy sent={len(during)} failed={len(lost)}")
+    summary("an app killing its worker, quarantined after 3 deaths (--workers 2)", load, t0, t1)
     assert deaths == 3
     assert len(lost) <= 3 * deaths, lost
     assert len(during) - len(lost) > 50
@@ -208,6 +218,7 @@ def test_a_leaking_worker_is_recycled_with_no_failed_request(
         server.wait_for(rf"worker {m.group(2)} exited with status 0", mark)
         t1 = time.monotonic()
     counts = load.report("leak", t0, t1)
+    summary("a leaking worker recycled at max_worker_memory", load, t0, t1)
     assert counts["failed"] == 0 and counts["ok"] > 20
 
 
@@ -224,6 +235,7 @@ def test_max_requests_recycles_one_worker_at_a_time(
             server.wait_for(r"worker \d+ serves; worker \d+ drains", server.mark(), timeout=30)
         t1 = time.monotonic()
     counts = load.report("max_requests", t0, t1)
+    summary("max_requests = 150, --workers 2, 3 recycles", load, t0, t1)
     assert counts["failed"] == 0
     events = re.findall(
         r"replacing worker (\d+)|worker (\d+) serves; worker (\d+) drains",
@@ -255,6 +267,7 @@ def test_a_reload_stuck_in_an_import_names_the_plugin(
         line = server.wait_for(r"reload failed", mark, timeout=20)
         t1 = time.monotonic()
     assert load.report("stuck reload", t0, t1)["failed"] == 0
+    summary("a reload stuck in a plugin import (start_timeout 3 s)", load, t0, t1)
     assert re.search(
         r"not serving after 3s, still importing plugin 'sleepy' \(sleepy-dist==1\.0\)", line.string
     ), line.string
