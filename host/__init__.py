@@ -5,7 +5,7 @@ status pages: a plugin's ``from apphost import Claim`` stays cheap.
 """
 
 from .api import AppInfo, HostView, Problem, ProblemKind, Status, app_factory, asgi_app
-from .errors import ApphostError, ClaimError, ConfigError, ConflictError, PluginError, StrictError
+from .errors import ApphostError, ClaimError, ConfigError, PluginError, StrictError
 from .hookspecs import hookimpl
 from .routing.claims import Claim
 
@@ -17,7 +17,6 @@ __all__ = [
     "Claim",
     "ClaimError",
     "ConfigError",
-    "ConflictError",
     "HostView",
     "PluginError",
     "Problem",

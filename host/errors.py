@@ -48,16 +48,6 @@ class ClaimError(ApphostError):
         self.message = message
 
 
-class ConflictError(ApphostError):
-    """Two claims on one route at equal priority; both claimants are named."""
-
-    def __init__(self, route: str, existing: str, duplicate: str) -> None:
-        super().__init__(f"route {route} is claimed twice: {existing} and {duplicate}")
-        self.route = route
-        self.existing = existing
-        self.duplicate = duplicate
-
-
 class StrictError(ApphostError):
     """``--strict`` refused to start; ``problems`` lists every reason."""
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import ConflictError
 from .claims import HostKind, Route
 from .dynamic import DynamicApps
 from .refusals import NO_KEY, UNAVAILABLE_CONFLICT
@@ -35,12 +34,27 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two claims on one route at equal priority: the route answers 503 until one goes."""
+
+    route: str  # as a user writes it: host/path
+    existing: Route
+    duplicate: Route
+
+    def __str__(self) -> str:
+        return (
+            f"route {self.route} is claimed twice: {_claimed(self.existing)}"
+            f" and {_claimed(self.duplicate)}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A table slot: the winning route and the app it serves, or the apps a factory makes."""
 
     route: Route
     app: WSGIApplication  # for a factory claim: what answers a request without a key
-    conflict: ConflictError | None = None
+    conflict: Conflict | None = None
     dynamic: DynamicApps | None = None  # a factory claim's apps, one per key
     # Read on every request, so worked out once here.
     name: str = field(init=False)  # as logs and metrics label the app; "make(key)" for a factory
@@ -174,7 +188,7 @@ def build_table(
     routes: Iterable[Route],
     server_name: str,
     resolve: Callable[[Route], WSGIApplication | DynamicApps],
-) -> tuple[RouteTable, list[ConflictError]]:
+) -> tuple[RouteTable, list[Conflict]]:
     """Settle competing routes by rank and bucket the winners.
 
     ``resolve(route)`` gives the app a route serves (``DynamicApps`` for a
@@ -191,7 +205,7 @@ def build_table(
         group.sort(key=lambda r: r.rank, reverse=True)
         winner = group[0]
         if len(group) > 1 and group[1].rank == winner.rank:
-            conflict = ConflictError(winner.describe(), _claimed(winner), _claimed(group[1]))
+            conflict = Conflict(winner.describe(), winner, group[1])
             conflicts.append(conflict)
             entries.append(Entry(winner, UNAVAILABLE_CONFLICT, conflict))
         else:
