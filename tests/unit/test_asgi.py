@@ -564,6 +564,13 @@ def test_websocket_routes_are_problems_for_check(
 
 
 def test_request_body_streams_in(api_host: Host, apphost_client: ClientFactory) -> None:
+    """The app reads the body in 64 KiB http.request messages, not all at once.
+
+    Not tested live yet: under waitress in this process, a POST (chunked or
+    not) to an ASGI app after an SSE test left the next server teardown
+    finding waitress's trigger fd closed, about once in 20 runs (an fd closed
+    twice somewhere; not found yet, not seen with the same tests on WSGI apps).
+    """
     body = b"x" * (1 << 20)
     response = apphost_client(api_host).post("/api/count", data=body)
     assert response.get_json() == {"chunks": 16, "bytes": 1 << 20}  # 64 KiB messages
