@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class Problem:
     message: str  # whole: names the subject, plugin and distribution
     plugin: str | None = None  # the plugin (entry point name) at fault, if one is
     distribution: str | None = None  # "dist==version" at fault, if known
+    # The traceback of the exception behind it, if one is ("" if none): ``-v`` prints it.
+    traceback: str = field(default="", compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.message

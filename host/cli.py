@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import textwrap
+from collections.abc import Iterable
 from typing import Any
 
 import click
 from click.core import ParameterSource
 
+from .api import Problem
 from .config import Config, load_config
 from .errors import ApphostError
 from .host import Host
@@ -30,6 +33,13 @@ disable_option = click.option(
 )
 verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="Log debug detail and tracebacks."
+)
+
+traceback_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Print the traceback (file and line) of each plugin or app that fails to load.",
 )
 
 
@@ -161,8 +171,13 @@ def serve_command(
 )
 @config_option
 @disable_option
+@traceback_option
 def routes_command(
-    as_json: bool, url: str | None, config_path: str | None, disable: tuple[str, ...]
+    as_json: bool,
+    url: str | None,
+    config_path: str | None,
+    disable: tuple[str, ...],
+    verbose: bool,
 ) -> None:
     """Show the routing table in precedence order: host, path, app, distribution, claimant.
 
@@ -181,19 +196,24 @@ def routes_command(
             width = max(len(k) for k in result)
             for key, value in result.items():
                 click.echo(f"{key.replace('_', ' ').ljust(width)}  {value}")
-        return
-    rows = route_rows(host)
-    if as_json:
-        _json_rows(rows)
     else:
-        _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
+        rows = route_rows(host)
+        if as_json:
+            _json_rows(rows)
+        else:
+            _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
+    if verbose:
+        _tracebacks(host.all_problems())
 
 
 @main.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
 @disable_option
-def plugins_command(as_json: bool, config_path: str | None, disable: tuple[str, ...]) -> None:
+@traceback_option
+def plugins_command(
+    as_json: bool, config_path: str | None, disable: tuple[str, ...], verbose: bool
+) -> None:
     """Import every plugin and app and show each one's distribution and status."""
     from .web.report import plugin_rows
 
@@ -208,12 +228,15 @@ def plugins_command(as_json: bool, config_path: str | None, disable: tuple[str, 
         _table(
             rows, ["kind", "name", "distribution", "entry_point", "interface", "hooks", "status"]
         )
+    if verbose:
+        _tracebacks(host.all_problems())
 
 
 @main.command("check")
 @config_option
 @disable_option
-def check_command(config_path: str | None, disable: tuple[str, ...]) -> None:
+@traceback_option
+def check_command(config_path: str | None, disable: tuple[str, ...], verbose: bool) -> None:
     """Load every plugin and app, report every problem, exit 1 if there is any."""
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
@@ -222,6 +245,8 @@ def check_command(config_path: str | None, disable: tuple[str, ...]) -> None:
     problems = host.all_problems()
     for problem in problems:
         click.echo(f"problem: {problem}")
+        if verbose and problem.traceback:
+            click.echo(_indent(problem.traceback))
     if problems:
         click.echo(f"{len(problems)} problem(s) found.")
         sys.exit(1)
@@ -253,6 +278,21 @@ def new_command(name: str, directory: str, asgi: bool) -> None:
     click.echo(f"  pip install -e {root}")
     click.echo("  apphost routes")
     click.echo(f"  python -m pytest {root}")
+
+
+def _tracebacks(problems: Iterable[Problem]) -> None:
+    """``-v`` of ``routes`` and ``plugins``: each failure's problem line and traceback, on stderr.
+
+    On stderr, so that ``--json`` output stays JSON.
+    """
+    for problem in problems:
+        if problem.traceback:
+            click.echo(f"problem: {problem}", err=True)
+            click.echo(_indent(problem.traceback), err=True)
+
+
+def _indent(text: str) -> str:
+    return textwrap.indent(text, "    ")
 
 
 def _json_rows(rows: list[dict[str, Any]]) -> None:

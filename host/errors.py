@@ -6,6 +6,7 @@ message)`` and werkzeug's ``DuplicateRuleError(existing, duplicate)`` do.
 
 from __future__ import annotations
 
+import traceback
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -62,3 +63,14 @@ def describe(exc: BaseException) -> str:
     """``ExcType: message``, the short form used in reports."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def traceback_of(exc: BaseException) -> str:
+    """The formatted traceback (files and lines) ``-v`` prints for a failure.
+
+    When ``exc`` is apphost's own error raised ``from`` the plugin's exception,
+    the plugin's exception is what is formatted: its frames are the ones to read.
+    """
+    if isinstance(exc, ApphostError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return "".join(traceback.format_exception(exc)).rstrip("\n")

@@ -22,7 +22,7 @@ import pluggy
 
 from .api import AppInfo, HostView, Problem, ProblemKind, Status
 from .config import Config
-from .errors import ClaimError, PluginError, StrictError, describe
+from .errors import ClaimError, PluginError, StrictError, describe, traceback_of
 from .plugins.discovery import dist_of, scan
 from .plugins.loading import LazyApp, as_wsgi, guarded, interface_of, load_app, wrap_app
 from .plugins.manager import PluginInfo, call_each, make_plugin_manager, register_plugins
@@ -173,6 +173,7 @@ class Host:
                         " its claims are dropped",
                         plugin,
                         dist or None,
+                        traceback_of(exc),
                     )
                 )
                 if info:
@@ -317,6 +318,7 @@ class Host:
                 a.info.name,
                 f"{a.info.label}: {a.info.state}",
                 distribution=f"{a.info.dist}=={a.info.version}",
+                traceback=a.traceback,
             )
             for a in self.apps.values()
             if a.info.failed

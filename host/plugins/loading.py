@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..api import AppInfo, HostView, Status, is_app_factory, is_asgi_marked
-from ..errors import PluginError, describe
+from ..errors import PluginError, describe, traceback_of
 from ..routing.refusals import UNAVAILABLE
 from .manager import call_each
 
@@ -209,7 +209,7 @@ class LazyApp:
     FAILED and makes the app answer 503 from then on (fail closed).
     """
 
-    __slots__ = ("_app", "_loader", "_lock", "asgi", "info")
+    __slots__ = ("_app", "_loader", "_lock", "asgi", "info", "traceback")
 
     def __init__(self, info: AppInfo, loader: Callable[[], Loaded]) -> None:
         self.info = info
@@ -217,6 +217,7 @@ class LazyApp:
         self._lock = threading.Lock()
         self._app: WSGIApplication | None = None
         self.asgi: AsgiAdapter | None = None  # an ASGI app's adapter, once loaded
+        self.traceback = ""  # of the failure to load, if it failed with an exception
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         app = self._app
@@ -238,6 +239,7 @@ class LazyApp:
                     self.info = self.info.with_status(Status.OK)
                 except Exception as exc:
                     self.fail(describe(exc))
+                    self.traceback = traceback_of(exc)
                     log.warning("%s failed to load: %s", self.info.label, describe(exc))
                     log.debug("traceback", exc_info=True)
             return self._app or UNAVAILABLE
@@ -246,6 +248,7 @@ class LazyApp:
         """Make this app answer 503 from now on, with ``why`` as its status."""
         self.info = self.info.with_status(Status.FAILED, why)
         self._app = UNAVAILABLE
+        self.traceback = ""
 
     def close(self) -> None:
         """Shut an ASGI app's lifespan down (nothing for WSGI); it answers 503 after."""

@@ -23,7 +23,7 @@ import pluggy
 
 from .. import hookspecs
 from ..api import Problem, ProblemKind, Status
-from ..errors import describe
+from ..errors import describe, traceback_of
 from .discovery import dist_of
 
 log = logging.getLogger("apphost")
@@ -58,10 +58,15 @@ class PluginInfo:
     def fail(self, why: str) -> None:
         self.status, self.why = Status.FAILED, why
 
-    def problem(self, message: str) -> Problem:
+    def problem(self, message: str, traceback: str = "") -> Problem:
         """A problem of this plugin; ``message`` follows its label."""
         return Problem(
-            ProblemKind.PLUGIN, self.name, f"{self.label}{message}", self.name, self.distribution
+            ProblemKind.PLUGIN,
+            self.name,
+            f"{self.label}{message}",
+            self.name,
+            self.distribution,
+            traceback,
         )
 
 
@@ -135,7 +140,8 @@ def register_plugins(
             if pm.has_plugin(ep.name):
                 pm.unregister(name=ep.name)
             info.fail(describe(exc))
-            problems.append(info.problem(f", entry point '{ep.name} = {ep.value}': {info.why}"))
+            where = f", entry point '{ep.name} = {ep.value}': {info.why}"
+            problems.append(info.problem(where, traceback_of(exc)))
             log.debug("%s failed to load", info.label, exc_info=True)
             continue
         info.hooks = tuple(sorted(c.name for c in pm.get_hookcallers(obj) or ()))

@@ -145,3 +145,49 @@ def test_check_routes_plugins_against_installed_examples(run_cli: Run) -> None:
     assert rows[("notes.localhost", "/")]["app"] == "notes"
     assert rows[("*.localhost", "/")]["distribution"] == "apphost-tenants==0.1.0"
     assert rows[("*", "/people/*")]["claimed_by"] == "plugin 'people' (apphost-people==0.1.0)"
+
+
+def test_verbose_prints_the_traceback_of_a_failing_import(run_cli: Run, dists: Dists) -> None:
+    hooks, app = unique("failing_hooks"), unique("failing_app")
+    dists.add(
+        "failing-dist",
+        version="0.3",
+        apps={"failing": f"{app}:app"},
+        plugins={"failing": hooks},
+        modules={
+            hooks: "import os\n\nraise RuntimeError('hooks kaput')\n",
+            app: "\n\n\n\nraise ValueError('app kaput')\n",
+        },
+    )
+    hooks_at = f'{hooks}.py", line 3, in <module>'
+    app_at = f'{app}.py", line 5, in <module>'
+    for command, wanted in (("check", (hooks_at, app_at)), ("plugins", (hooks_at, app_at))):
+        code, out = run_cli(command)
+        assert "hooks kaput" in out and "app kaput" in out
+        assert hooks_at not in out and app_at not in out and "Traceback" not in out
+        code_v, out_v = run_cli(command, "-v")
+        assert code_v == code
+        for where in wanted:
+            assert where in out_v, (command, out_v)
+    # The traceback follows its problem line.
+    lines = run_cli("check", "--verbose")[1].splitlines()
+    problem = next(i for i, line in enumerate(lines) if "problem: app 'failing'" in line)
+    assert lines[problem + 1].strip() == "Traceback (most recent call last):"
+    assert any(app_at in line for line in lines[problem + 1 :])
+    # routes imports hook modules only, so only the hooks' traceback.
+    code, out = run_cli("routes", "-v")
+    assert code == 0 and hooks_at in out and app_at not in out
+
+
+def test_verbose_json_stays_json(dists: Dists) -> None:
+    from apphost.cli import main
+    from click.testing import CliRunner
+
+    hooks = unique("failing_hooks")
+    dists.add("failing-dist", plugins={"failing": hooks}, modules={hooks: "1 / 0\n"})
+    for command in ("routes", "plugins"):
+        result = CliRunner().invoke(main, [command, "--json", "-v"], catch_exceptions=False)
+        assert result.exit_code == 0
+        json.loads(result.stdout)  # the tracebacks went to stderr
+        assert f'{hooks}.py", line 1, in <module>' in result.stderr
+        assert "ZeroDivisionError" in result.stderr
