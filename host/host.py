@@ -23,7 +23,7 @@ import pluggy
 from .api import AppInfo, HostView, Problem, ProblemKind, Status
 from .config import Config
 from .errors import ClaimError, PluginError, StrictError, describe, traceback_of
-from .plugins.discovery import dist_of, scan
+from .plugins.discovery import LeftOut, dist_of, scan
 from .plugins.loading import LazyApp, as_wsgi, guarded, interface_of, load_app, wrap_app
 from .plugins.manager import PluginInfo, call_each, make_plugin_manager, register_plugins
 from .routing.claims import Claim, Claimant, Route, Source, normalize
@@ -67,6 +67,7 @@ class Host:
         self.plugins = plugins
         self.apps: dict[str, LazyApp] = {}
         self.load_problems: list[Problem] = []  # from discovery and plugin import
+        self.left_out: list[LeftOut] = []  # entry points of distributions built for another apphost
         self.problems: list[Problem] = []  # load_problems and those of the last rebuild
         self.routes: list[Route] = []
         self.view = HostView(_InfoView(self.apps), config, config.server_name)
@@ -107,6 +108,7 @@ class Host:
         plugins, problems = register_plugins(pm, found.plugins, on_step)
         host = cls(config, pm, plugins, bulkheads, on_step)
         host.load_problems = found.problems + problems
+        host.left_out = found.left_out
         for ep in found.apps:
             host._add_app(ep)
         for name in config.apps:

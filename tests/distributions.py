@@ -33,11 +33,17 @@ class Dists:
         apps: dict[str, str] | None = None,
         plugins: dict[str, str] | None = None,
         modules: dict[str, str] | None = None,
+        requires: list[str] | None = None,
     ) -> Path:
-        """``modules`` maps module name -> source; entry point values may use ``{mod}``."""
+        """``modules`` maps module name -> source; entry point values may use ``{mod}``.
+
+        ``requires`` are ``Requires-Dist`` values (``"apphost<0.1"``).
+        """
         info = self.root / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir(parents=True)
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        headers = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+        headers += [f"Requires-Dist: {r}" for r in requires or ()]
+        (info / "METADATA").write_text("\n".join(headers) + "\n\nThe description.\n")
         lines = []
         for group, eps in (("apphost.apps", apps), ("apphost.plugins", plugins)):
             if eps:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..plugins.discovery import APPS_GROUP, dist_of
+
 if TYPE_CHECKING:
     from ..host import Host
     from ..routing.table import Entry
@@ -71,5 +73,17 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "hooks": ", ".join(p.hooks),
         }
         for name, p in sorted(host.plugins.items())
+    ]
+    rows += [
+        {
+            "kind": "app" if out.entry_point.group == APPS_GROUP else "plugin",
+            "name": out.entry_point.name,
+            "distribution": "{}=={}".format(*dist_of(out.entry_point)),
+            "entry_point": out.entry_point.value,
+            "interface": "",
+            "hooks": "",
+            "status": f"not loaded: {out.why}",
+        }
+        for out in host.left_out
     ]
     return rows

@@ -191,3 +191,24 @@ def test_verbose_json_stays_json(dists: Dists) -> None:
         json.loads(result.stdout)  # the tracebacks went to stderr
         assert f'{hooks}.py", line 1, in <module>' in result.stderr
         assert "ZeroDivisionError" in result.stderr
+
+
+def test_distribution_for_another_apphost_in_check_and_plugins(run_cli: Run, dists: Dists) -> None:
+    mod = unique("old")
+    dists.add(
+        "old-dist",
+        apps={"old": f"{mod}:app"},
+        modules={mod: "raise RuntimeError('must not be imported')"},
+        requires=["apphost<0.1"],
+    )
+    code, out = run_cli("check")
+    assert code == 1
+    assert (
+        "problem: distribution old-dist==1.0 requires apphost<0.1 but this is apphost 0.1.0;"
+        " its apps and plugins are not loaded (app 'old')"
+    ) in out
+    assert "must not be imported" not in out
+    code, out = run_cli("plugins")
+    assert code == 0
+    (row,) = [line for line in out.splitlines() if line.startswith("app") and " old " in line]
+    assert "old-dist==1.0" in row and "not loaded: requires apphost<0.1" in row
