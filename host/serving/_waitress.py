@@ -23,9 +23,9 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
   ``environ["waitress.client_disconnected"].__self__`` is the channel.
 - ``HTTPRequestParser``: ``headers`` (a dict; ``CONNECTION`` is read when the
   response is built), ``headers_finished``.
-- ``create_server(_dispatcher=)``: what waitress calls on its task dispatcher,
-  ``add_task(task)`` and ``shutdown()``, and on a task, ``service()`` and
-  ``cancel()`` (``pressure.QueueWatch`` replaces ``ThreadedTaskDispatcher``).
+- ``ThreadedTaskDispatcher`` (subclassed by ``pressure.QueueWatch``): ``lock``,
+  ``queue``, ``queue_cv``, ``threads``, ``stop_count``, ``active_count``,
+  ``queue_logger``, ``set_thread_count()``, ``shutdown()``.
 - ``trigger.trigger``: ``pull_trigger(callable)``.
 - ``proxy_headers_middleware`` with the ``trusted_proxy*`` adjustments, applied
   by apphost's request stack instead of inside ``BaseWSGIServer.__init__``.
@@ -42,6 +42,7 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.proxy_headers import proxy_headers_middleware
 from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ __all__ = [
     "BaseWSGIServer",
     "HTTPChannel",
     "MultiSocketServer",
+    "ThreadedTaskDispatcher",
     "Trigger",
     "channel_of",
     "close_when_draining",
