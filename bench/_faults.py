@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-HANG_SECONDS = 12.0
+HANG_SECONDS = 6.0
 
 
 def hang(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

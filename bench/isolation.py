@@ -3,14 +3,16 @@
     .venv/bin/python bench/isolation.py [--rounds 3] [--duration 4] [--connections 16] [--hung 100]
 
 Two servers with 16 threads each, both serving the hello app at ``/hello``
-and an app at ``/hang`` that sleeps 12 s (a slow report, a slow upstream):
+and an app at ``/hang`` that sleeps 6 s (a slow report, a slow upstream):
 ``apphost serve`` (the hang app installed as a plugin distribution on a
 throwaway PYTHONPATH folder, access log off) and ``waitress-serve`` on a
 werkzeug ``DispatcherMiddleware`` of the same two apps. Each round loads
 each server with wrk on ``/hello/x`` twice: as it is, and with ``--hung``
 connections asking for ``/hang`` opened just before wrk starts and kept
-open while it runs. The servers alternate; figures are medians over the
-rounds. wrk's timeout is 5 s: a request that waits longer is an error.
+open while it runs; then the bench waits until ``/hello/x`` answers at once
+again (bare waitress works through every queued ``/hang`` first), so the next
+measurement starts clean. The servers alternate; figures are medians
+over the rounds. wrk's timeout is 5 s: a request that waits longer is an error.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from _common import median, table, target
+from _faults import HANG_SECONDS
 from throughput import BIN, Contender, Run, Server, start, stop, wrk, wrk_parser
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +52,18 @@ def flood(port: int, n: int) -> list[socket.socket]:
     return socks
 
 
+def recover(server: Server, limit: float = 120.0) -> None:
+    """Wait until the hung requests are over: ``/hello/x`` answers at once again."""
+    time.sleep(HANG_SECONDS)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/hello/x", timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.5)
+
+
 def measure(server: Server, duration: float, connections: int, hung: int) -> Run:
     socks = flood(server.port, hung) if hung else []
     try:
@@ -57,6 +73,8 @@ def measure(server: Server, duration: float, connections: int, hung: int) -> Run
     finally:
         for sock in socks:
             sock.close()
+        if socks:  # the server's threads sleep on: let them finish before the next run
+            recover(server)
     if run.rps == 0:  # every connection timed out: the server stalled
         return Run(0.0, float("inf"), float("inf"), max(run.errors, connections), 0, None)
     return run
@@ -73,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     print("## 9. A healthy app while another hangs\n")
     print(
         f"`wrk -t1 -c{args.connections} -d{args.duration:g}s` on `/hello/x`, alone and while"
-        f" {args.hung} connections wait on `/hang` (12 s); threads=16; {args.rounds} rounds,"
+        f" {args.hung} connections wait on `/hang` ({HANG_SECONDS:g} s); threads=16; {args.rounds} rounds,"
         " servers alternating; medians. See the docstring of `bench/isolation.py`.\n",
         flush=True,
     )
