@@ -8,6 +8,7 @@ tests' own fixtures are in ``live/conftest.py``.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,3 +50,13 @@ def run_cli() -> Callable[..., tuple[int, str]]:
         return result.exit_code, result.output
 
     return run
+
+
+@pytest.fixture
+def quiet_queue_logger() -> Iterator[logging.Logger]:
+    """``waitress.queue`` as waitress leaves it (NOTSET), restored afterwards."""
+    queue_logger = logging.getLogger("waitress.queue")
+    level = queue_logger.level
+    queue_logger.setLevel(logging.NOTSET)
+    yield queue_logger
+    queue_logger.setLevel(level)

@@ -77,16 +77,6 @@ def drain_host(apphost_host: HostFactory) -> Iterator[Callable[..., tuple[Host, 
         server.task_dispatcher.shutdown(timeout=1)
 
 
-@pytest.fixture
-def quiet_queue_logger() -> Iterator[logging.Logger]:
-    """``waitress.queue`` as waitress leaves it (NOTSET), restored afterwards."""
-    queue_logger = logging.getLogger("waitress.queue")
-    level = queue_logger.level
-    queue_logger.setLevel(logging.NOTSET)
-    yield queue_logger
-    queue_logger.setLevel(level)
-
-
 def _exchange(sock: socket.socket, data: bytes = b"") -> tuple[bytes, bytes]:
     """Send ``data``, read to EOF; (head, body)."""
     sock.settimeout(10)

@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from apphost.config import Config
@@ -198,16 +198,6 @@ def _idle(dispatcher: QueueWatch) -> None:
     while dispatcher.active_count and time.monotonic() < deadline:
         time.sleep(0.01)
     assert dispatcher.active_count == 0
-
-
-@pytest.fixture
-def quiet_queue_logger() -> Iterator[logging.Logger]:
-    """``waitress.queue`` as waitress leaves it (NOTSET), restored afterwards."""
-    queue_logger = logging.getLogger("waitress.queue")
-    level = queue_logger.level
-    queue_logger.setLevel(logging.NOTSET)
-    yield queue_logger
-    queue_logger.setLevel(level)
 
 
 def test_queue_watch_summarizes_waiting_requests(
