@@ -7,14 +7,12 @@ on PYTHONPATH, no pip).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from apphost.scaffold import create_plugin
 
-from .test_scaffold import make_live
+from .test_scaffold import make_live, run
 
 NAME = "scaffold-asgi-probe"
 
@@ -23,12 +21,6 @@ NAME = "scaffold-asgi-probe"
 def plugin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     root = create_plugin(NAME, tmp_path_factory.mktemp("new"), asgi=True)
     return root, make_live(root, tmp_path_factory.mktemp("site"))
-
-
-def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_its_own_tests_pass(plugin: tuple[Path, dict[str, str]]) -> None:
