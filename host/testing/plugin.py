@@ -29,6 +29,7 @@ test, a Flask app instance) is reached through a module registered in
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import sys
@@ -53,6 +54,7 @@ DIST_NAME, DIST_VERSION = "in-memory", "0"
 CLAIMS_PLUGIN = "claims"  # the plugin that makes the claims= of apphost_host
 TEST_LISTEN = "127.0.0.1:0"  # apphost_host's default listen: a free port, never a real one
 
+log = logging.getLogger("apphost")
 _counter = itertools.count()
 _NAME = re.compile(r"[\w.-]+")
 _NON_WORD = re.compile(r"\W")
@@ -225,8 +227,14 @@ def _stop(server: Any, thread: threading.Thread | None) -> None:
     sockets = socket_map(server)
     trigger = next((c for c in sockets.values() if isinstance(c, Trigger)), None)
     if thread is not None and thread.is_alive() and trigger is not None:
-        trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
-        thread.join(timeout=10)
+        try:
+            trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        except OSError:
+            # The trigger's descriptor is already closed: the loop has ended on its own
+            # (or is ending); close what is left from here.
+            log.warning("apphost_server: the server's loop had already stopped", exc_info=True)
+        else:
+            thread.join(timeout=10)
     wasyncore.close_all(sockets, ignore_all=True)  # whatever the loop did not close
     server.task_dispatcher.shutdown()
 
