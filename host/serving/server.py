@@ -42,7 +42,7 @@ from ..web.stack import request_stack
 from ._waitress import Server, create, socket_map, wasyncore
 from .drain import Drain, Drained
 from .pressure import QueueWatch, quiet_waitress_queue
-from .signals import signal_socket
+from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, describe
 from .worker import QUARANTINE
 
@@ -189,11 +189,7 @@ class _Control(wasyncore.dispatcher):  # type: ignore[misc]
         return False
 
     def handle_read(self) -> None:
-        try:
-            data = self.socket.recv(64)
-        except BlockingIOError:
-            return
-        for signum in data:
+        for signum in receive(self.socket) or b"":
             if signum in STOP_SIGNALS:
                 self.stop(f"received {signal.Signals(signum).name}")
 
@@ -219,12 +215,9 @@ class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
         return False
 
     def handle_read(self) -> None:
-        try:
-            data = self.socket.recv(64)
-        except BlockingIOError:
+        data = receive(self.socket)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.gone = True
             self.control.stop("the supervisor exited")

@@ -41,5 +41,15 @@ def signal_socket(signals: Iterable[int]) -> Iterator[tuple[socket.socket, socke
         writer.close()
 
 
+def receive(sock: socket.socket) -> bytes | None:
+    """What a non-blocking ``sock`` has to read: b"" at EOF (or on error), None if nothing yet."""
+    try:
+        return sock.recv(4096)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 def _noop(signum: int, frame: FrameType | None) -> None:
     """The interpreter has written ``signum`` to the wakeup fd; the loop reads it there."""

@@ -51,7 +51,7 @@ from ..config import Config
 from ..errors import ApphostError
 from .crashes import Crashes
 from .scoreboard import Scoreboard
-from .signals import signal_socket
+from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
 from .worker import FAILED, QUARANTINE, READY, RECYCLE, Worker
 
@@ -167,7 +167,7 @@ class Supervisor:
                 while self.children or not self.stopping:
                     for key, _ in self._selector.select(self._timeout()):
                         if key.data is None:
-                            self._on_signals(_recv(reader) or b"")
+                            self._on_signals(receive(reader) or b"")
                         else:
                             self._on_message(key.data)
                     self._reap()
@@ -216,7 +216,7 @@ class Supervisor:
             # SIGCHLD: _reap() runs after every wakeup
 
     def _on_message(self, child: _Child) -> None:
-        data = _recv(child.control)
+        data = receive(child.control)
         if data is None:
             return
         if not data:  # the worker is exiting; _reap() will say how
@@ -436,16 +436,6 @@ class Supervisor:
                 if self.stopping:
                     self.exit_code = self.exit_code or 1
             child.proc.kill()
-
-
-def _recv(sock: socket.socket) -> bytes | None:
-    """What ``sock`` has to read: b"" at EOF, None if nothing after all."""
-    try:
-        return sock.recv(4096)
-    except BlockingIOError:
-        return None
-    except OSError:
-        return b""
 
 
 def _status(code: int) -> str:
