@@ -144,13 +144,20 @@ def serve_command(
             sys.exit(supervise(config, command_line(click.get_current_context())))
         # Only here, in a worker: the supervisor must not import prometheus_client
         # before it has set PROMETHEUS_MULTIPROC_DIR.
+        if worker.pool is not None:
+            from .serving.pools import serve_pool
+
+            serve_pool(config, worker, disable, strict)
+            return
         from .serving.server import make_server, run
         from .web.bulkhead import Bulkheads
 
         board = worker.board
         bulkheads = Bulkheads(config, board, on_recycle=worker.recycle)
         on_step = board.doing if board is not None else None
-        host = Host.build(config, disable=disable, bulkheads=bulkheads, on_step=on_step)
+        host = Host.build(
+            config, disable=disable, bulkheads=bulkheads, on_step=on_step, pools=worker.pools
+        )
         if strict:
             host.strict()
         run(host, make_server(host, worker.sockets), worker)

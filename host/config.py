@@ -95,6 +95,10 @@ class Config:
             limit = max(1, (self.threads - max(2, self.threads // 4)) // 2)
         return Limits(limit, timeout)
 
+    def pools(self) -> dict[str, int]:
+        """App name -> processes, for each app with ``isolation = "process"``."""
+        return {n: h.processes for n, h in self.hosting.items() if h.isolation == "process"}
+
     def with_flags(self, **flags: Any) -> Config:
         """Return a copy with the flags that were given (not None) applied and checked."""
         given = {k: v for k, v in flags.items() if v is not None and v != ()}
@@ -107,8 +111,8 @@ class Hosting:
 
     max_in_flight: int | None = None
     request_timeout: float | None = None
-    isolation: str = "thread"  # "thread" only, for now
-    processes: int = 1
+    isolation: str = "thread"  # "thread": the workers' threads; "process": a pool of its own
+    processes: int = 1  # the pool's size, with isolation = "process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ class Limits:
     request_timeout: float
 
 
+ISOLATIONS = ("thread", "process")
 _TABLES = ("waitress", "claims", "apps", "hosting", "source")
 SETTINGS = tuple(f.name for f in fields(Config) if f.name not in _TABLES)
 _HOSTING_KEYS = {"max_in_flight": int, "request_timeout": float, "isolation": str, "processes": int}
@@ -299,11 +304,10 @@ def _hosting(name: str, table: Any) -> Hosting:
         raise ConfigError(f"{where}.max_in_flight", "must not be negative (0: automatic)")
     if hosting.request_timeout is not None and hosting.request_timeout <= 0:
         raise ConfigError(f"{where}.request_timeout", "must be more than 0 seconds")
-    if hosting.isolation != "thread":
+    if hosting.isolation not in ISOLATIONS:
         raise ConfigError(
             f"{where}.isolation",
-            f"{hosting.isolation!r}: only 'thread' is available in this version"
-            " (process pools are not built yet)",
+            f"{hosting.isolation!r}: must be one of {', '.join(map(repr, ISOLATIONS))}",
         )
     if hosting.processes < 1:
         raise ConfigError(f"{where}.processes", "must be at least 1")

@@ -33,6 +33,7 @@ from .routing.refusals import UNAVAILABLE
 from .routing.table import RouteTable, build_table
 from .web.bulkhead import Bulkhead, Bulkheads
 from .web.cookies import scope_cookies
+from .web.relay import Relay
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -54,12 +55,15 @@ class Host:
         plugins: dict[str, PluginInfo],
         bulkheads: Bulkheads | None = None,
         on_step: Callable[[str], object] | None = None,
+        pools: Mapping[str, str] | None = None,
     ) -> None:
         from .web.pages import own_pages
 
         self.config = config
         self.bulkheads = bulkheads or Bulkheads(config)
         self.on_step = on_step or _ignore  # told what the host does while it builds and starts
+        # Apps served by process pools (isolation = "process"): name -> the pool's socket.
+        self.pools: Mapping[str, str] = pools or {}
         self._guards: dict[str, Bulkhead] = {}  # app name -> its bulkhead, kept across rebuilds
         # ASGI apps not behind a LazyApp (factory-made, or Claim objects): served app -> adapter
         self._made_asgi: dict[object, AsgiAdapter] = {}
@@ -94,6 +98,7 @@ class Host:
         disable: Iterable[str] = (),
         bulkheads: Bulkheads | None = None,
         on_step: Callable[[str], object] | None = None,
+        pools: Mapping[str, str] | None = None,
     ) -> Host:
         """Discover plugins and build the table.
 
@@ -101,12 +106,14 @@ class Host:
         or entry points to leave out, like ``$APPHOST_DISABLE_PLUGINS``.
         ``bulkheads`` holds the apps' run-time limits (a worker's has its
         scoreboard); ``on_step(what)`` hears each plugin import and hook call, so a
-        start that hangs can be reported by name.
+        start that hangs can be reported by name. ``pools`` (a worker's) names the
+        apps served by process pools, and their sockets: their routes relay there
+        (``apphost.web.relay``) and the apps are never imported here.
         """
         found = scan(entry_points, disable=disable)
         pm = make_plugin_manager()
         plugins, problems = register_plugins(pm, found.plugins, on_step)
-        host = cls(config, pm, plugins, bulkheads, on_step)
+        host = cls(config, pm, plugins, bulkheads, on_step, pools)
         host.load_problems = found.problems + problems
         host.left_out = found.left_out
         for ep in found.apps:
@@ -144,9 +151,10 @@ class Host:
         return wrap_app(self.pm, self.view, name, app)
 
     def load_all(self) -> None:
-        """Import every app now (``check`` and ``plugins`` report what fails)."""
-        for lazy in self.apps.values():
-            lazy.load()
+        """Import every app now (``check`` and ``plugins`` report what fails); not pools' apps."""
+        for name, lazy in self.apps.items():
+            if name not in self.pools:
+                lazy.load()
 
     # -- claims and the table -------------------------------------------------
 
@@ -288,8 +296,10 @@ class Host:
         guard = self._guards.get(name)
         if guard is None:
             info = self.apps[name].info
+            pool = self.pools.get(name)
+            app = self.apps[name] if pool is None else Relay(pool, name)
             guard = self._guards[name] = self.bulkheads.wrap(
-                self.apps[name], name, name, f"{info.dist}=={info.version}"
+                app, name, name, f"{info.dist}=={info.version}"
             )
         return guard
 

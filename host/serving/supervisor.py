@@ -50,10 +50,11 @@ from typing import Any
 from ..config import Config
 from ..errors import ApphostError
 from .crashes import Crashes
+from .pools import Pools, pool_threads
 from .scoreboard import Scoreboard
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
-from .worker import FAILED, QUARANTINE, READY, RECYCLE, Worker
+from .worker import ENV_POOL, FAILED, QUARANTINE, READY, RECYCLE, Worker
 
 log = logging.getLogger("apphost")
 
@@ -79,11 +80,17 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
         sockets = bind(config.listen, int(backlog))
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
-    supervisor = Supervisor(sockets, argv, config)
+    try:
+        pools = Pools.bind(config)
+    except ApphostError:
+        close(sockets)
+        raise
+    supervisor = Supervisor(sockets, argv, config, pools)
     try:
         code = supervisor.run()
     finally:
         close(sockets)
+        pools.close()
         if own_metrics_dir:
             shutil.rmtree(os.environ.pop(METRICS_DIR), ignore_errors=True)
     if supervisor.failure is not None:
@@ -116,15 +123,27 @@ class _Child:
     state: str = "starting"  # -> "serving" -> "stopping"
     said: bytes = b""  # what it wrote on the control socket, not yet handled
     replaces: _Child | None = None  # the worker this one takes over from, once serving
+    pool: str | None = None  # the isolated app it serves, if a pool process
+
+    def __str__(self) -> str:
+        if self.pool is None:
+            return f"worker {self.proc.pid}"
+        return f"pool process {self.proc.pid} of app {self.pool!r}"
 
 
 class Supervisor:
     """Keeps ``workers`` processes serving on ``sockets``; see the module doc for signals."""
 
     def __init__(
-        self, sockets: Sequence[socket.socket], argv: Sequence[str], config: Config
+        self,
+        sockets: Sequence[socket.socket],
+        argv: Sequence[str],
+        config: Config,
+        pools: Pools | None = None,
     ) -> None:
         self.sockets = list(sockets)
+        self.pools = pools or Pools("", {}, {})
+        self.config = config
         self.argv = list(argv)
         self.workers = config.workers
         self.threads = config.threads
@@ -133,7 +152,8 @@ class Supervisor:
         self.crashes = Crashes(config.crash_limit, config.crash_window)
         self.children: list[_Child] = []
         self.recycles: list[tuple[_Child, str]] = []  # workers waiting to be replaced, and why
-        self._respawns: list[tuple[float, int]] = []  # (when, generation) of backed-off spawns
+        # (when, generation, pool) of backed-off spawns
+        self._respawns: list[tuple[float, int, str | None]] = []
         self.generation = 0  # the generation serving; 0 until the first one serves
         self.reload_pending = False
         self.stopping = False
@@ -205,7 +225,15 @@ class Supervisor:
         log.info("%s: stopping %d worker(s)", why, len(self.children))
         close(self.sockets)  # the workers keep theirs until they have drained
         for child in self.children:
-            self._terminate(child)
+            if child.pool is None:  # pools serve the workers' last requests, then stop
+                self._terminate(child)
+        self._stop_pools()
+
+    def _stop_pools(self) -> None:
+        """Once stopping and no worker is left to hand them requests, stop the pools."""
+        if self.stopping and not any(c.pool is None for c in self.children):
+            for child in self.children:
+                self._terminate(child)
 
     def _on_signals(self, data: bytes) -> None:
         for signum in data:
@@ -247,10 +275,10 @@ class Supervisor:
         while self.recycles:
             old, reason = self.recycles.pop(0)
             if old in self.children and old.state == "serving":
-                log.info("replacing worker %d (%s): starting its successor", old.proc.pid, reason)
+                log.info("replacing %s (%s): starting its successor", old, reason)
                 if self._recycled is not None:
                     self._recycled.labels(reason.split(":", 1)[0]).inc()
-                self._spawn(old.generation, replaces=old)
+                self._spawn(old.generation, replaces=old, pool=old.pool)
                 return
 
     def _promote(self, child: _Child) -> None:
@@ -260,10 +288,10 @@ class Supervisor:
         if generation <= self.generation:  # a replacement joined the generation serving
             previous, child.replaces = child.replaces, None
             if previous is not None and previous in self.children:
-                log.info("worker %d serves; worker %d drains", child.proc.pid, previous.proc.pid)
+                log.info("%s serves; %s drains", child, previous)
                 self._terminate(previous)
             else:
-                log.info("worker(s) %d serve", child.proc.pid)
+                log.info("%s serves", child)
             self._next_recycle()
             return
         new = [c for c in self.children if c.generation == generation]
@@ -293,6 +321,7 @@ class Supervisor:
                 self._selector.unregister(child.control)
             child.control.close()
             self._exited(child, code)
+        self._stop_pools()
 
     def _exited(self, child: _Child, code: int) -> None:
         pid, how = child.proc.pid, _status(code)
@@ -310,23 +339,22 @@ class Supervisor:
             child.replaces = None
             self._next_recycle()
         if child.state == "stopping":
-            log.log(logging.INFO if code == 0 else logging.WARNING, "worker %d %s", pid, how)
+            log.log(logging.INFO if code == 0 else logging.WARNING, "%s %s", child, how)
             if code != 0 and in_flight:
-                log.warning("worker %d had in flight: %s", pid, _requests(in_flight))
+                log.warning("%s had in flight: %s", child, _requests(in_flight))
         elif child.state == "serving":
             self._died(child, how, in_flight)
         elif child.said.startswith(FAILED):
             self._start_failed(child, code, child.said[len(FAILED) :].decode(errors="replace"))
         elif status:
-            self._start_failed(child, code, f"worker {pid} {how} before serving, while {status}")
+            self._start_failed(child, code, f"{child} {how} before serving, while {status}")
         else:
-            self._start_failed(child, code, f"worker {pid} {how} before serving (see above)")
+            self._start_failed(child, code, f"{child} {how} before serving (see above)")
 
     def _died(self, child: _Child, how: str, in_flight: list[tuple[str, str, str]]) -> None:
         """A serving worker died: say what it had in flight, quarantine, replace (backed off)."""
-        pid = child.proc.pid
         had = _requests(in_flight) if in_flight else "no request"
-        log.error("worker %d %s while serving, with in flight: %s", pid, how, had)
+        log.error("%s %s while serving, with in flight: %s", child, how, had)
         for app, why in self.crashes.died(in_flight).items():
             log.error("quarantining app %r in every worker until the next reload: %s", app, why)
             for other in self.children:
@@ -339,24 +367,23 @@ class Supervisor:
         delay = self.crashes.backoff()
         if delay:
             log.warning("workers keep dying: starting the replacement in %.1fs", delay)
-        self._respawns.append((time.monotonic() + delay, child.generation))
+        self._respawns.append((time.monotonic() + delay, child.generation, child.pool))
 
     def _respawn_due(self) -> None:
         now = time.monotonic()
         due = [r for r in self._respawns if r[0] <= now]
         self._respawns = [r for r in self._respawns if r[0] > now]
-        for _, generation in due:
+        for _, generation, pool in due:
             if not self.stopping:
-                self._spawn(generation)
+                self._spawn(generation, pool=pool)
 
     def _tell(self, child: _Child, message: bytes) -> None:
         with contextlib.suppress(OSError):  # it is exiting: _reap() will see to it
             child.control.send(message + b"\n")
 
     def _start_failed(self, child: _Child, code: int, reason: str) -> None:
-        pid = child.proc.pid
         if child.generation <= self.generation:
-            log.error("replacement worker %d could not start: %s", pid, reason)
+            log.error("replacement %s could not start: %s", child, reason)
             if not any(c.state == "serving" for c in self.children):
                 self.exit_code = 1
                 self.stop("no worker left serving")
@@ -368,14 +395,14 @@ class Supervisor:
         if self.generation == 0:
             self.failure = reason  # supervise() raises it
             self.exit_code = code if code > 0 else 1
-            self.stop(f"worker {pid} could not start")
+            self.stop(f"{child} could not start")
         else:
             serving = _pids(c for c in self.children if c.state == "serving")
             log.error(
                 "reload failed; worker(s) %s keep serving the previous plugins."
-                " New worker %d could not start: %s",
+                " New %s could not start: %s",
                 serving,
-                pid,
+                child,
                 reason,
             )
 
@@ -383,15 +410,25 @@ class Supervisor:
         generation = max([self.generation, *(c.generation for c in self.children)]) + 1
         for _ in range(self.workers):
             self._spawn(generation)
+        for name, processes in self.pools.sizes.items():
+            for _ in range(processes):
+                self._spawn(generation, pool=name)
 
-    def _spawn(self, generation: int, replaces: _Child | None = None) -> None:
+    def _spawn(
+        self, generation: int, replaces: _Child | None = None, pool: str | None = None
+    ) -> None:
         mine, theirs = socket.socketpair()
-        board = Scoreboard.create(self.threads)
-        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in self.sockets)]
+        if pool is None:
+            sockets, threads, env = self.sockets, self.threads, self.pools.environ()
+        else:
+            sockets = [self.pools.sockets[pool]]
+            threads, env = pool_threads(self.config, pool), {ENV_POOL: pool}
+        board = Scoreboard.create(threads)
+        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in sockets)]
         try:
             proc = subprocess.Popen(
                 self.argv,
-                env={**os.environ, **Worker.environ(theirs, self.sockets, board)},
+                env={**os.environ, **Worker.environ(theirs, sockets, board), **env},
                 pass_fds=fds,
             )
         except OSError as exc:
@@ -405,10 +442,10 @@ class Supervisor:
             theirs.close()
         mine.setblocking(False)
         deadline = time.monotonic() + self.start_timeout
-        child = _Child(proc, mine, board, generation, deadline, replaces=replaces)
+        child = _Child(proc, mine, board, generation, deadline, replaces=replaces, pool=pool)
         self.children.append(child)
         self._selector.register(mine, selectors.EVENT_READ, child)
-        log.info("started worker %d", proc.pid)
+        log.info("started %s", child)
 
     def _terminate(self, child: _Child) -> None:
         if child.state != "stopping":
@@ -418,7 +455,7 @@ class Supervisor:
 
     def _timeout(self) -> float | None:
         deadlines = [c.deadline for c in self.children if c.deadline is not None]
-        deadlines += [when for when, _ in self._respawns]
+        deadlines += [when for when, _, _ in self._respawns]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _enforce_deadlines(self) -> None:
@@ -432,7 +469,7 @@ class Supervisor:
                 while_ = f", still {doing}" if doing else ""
                 child.said = FAILED + f"not serving after {self.start_timeout:g}s{while_}".encode()
             else:
-                log.warning("worker %d still running after SIGTERM: killing it", child.proc.pid)
+                log.warning("%s still running after SIGTERM: killing it", child)
                 if self.stopping:
                     self.exit_code = self.exit_code or 1
             child.proc.kill()

@@ -9,7 +9,8 @@
 The supervisor (``apphost.serving.supervisor``) starts each worker as
 ``python -m apphost serve ...`` with the options it was given, plus two
 variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
-listening sockets) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
+listening sockets; a pool process, ``APPHOST_POOL`` naming its app, gets
+its pool's Unix socket; see ``apphost.serving.pools``) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
 On that control socket the worker writes ``ready\\n`` once it serves, or
 ``failed\\n`` and the reason before exiting; the supervisor closing its end
 (it exited) makes the worker drain and exit. Both variables are removed from
@@ -22,15 +23,17 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 
 from ..errors import ApphostError
+from .pools import ENV_POOLS, parse_pools
 from .scoreboard import ENV_FD, Scoreboard
 from .sockets import adopt
 
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
+ENV_POOL = "APPHOST_POOL"  # set in a pool process: the isolated app it serves
 READY = b"ready\n"  # worker -> supervisor: serving
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
@@ -44,6 +47,8 @@ class Worker:
     control: socket.socket
     sockets: list[socket.socket]
     board: Scoreboard | None = None  # where this worker writes what it serves
+    pool: str | None = None  # the app this process serves alone, if a pool process
+    pools: Mapping[str, str] = field(default_factory=dict)  # isolated app -> its pool's socket
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
@@ -51,6 +56,7 @@ class Worker:
         env = os.environ if environ is None else environ
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
         board_fd = env.pop(ENV_FD, None)
+        pool, pools = env.pop(ENV_POOL, None), parse_pools(env.pop(ENV_POOLS, None))
         if control_fd is None:
             return None
         # A terminal's hangup and Ctrl-C reach the whole process group: the
@@ -66,7 +72,7 @@ class Worker:
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
         board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
-        return cls(control, sockets, board)
+        return cls(control, sockets, board, pool, pools)
 
     @staticmethod
     def environ(

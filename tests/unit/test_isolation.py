@@ -87,10 +87,11 @@ def test_hosting_overrides_one_app() -> None:
         ({"hosting": {"blog": {"max_in_flight": "2"}}}, "hosting.blog.max_in_flight", "int"),
         ({"hosting": {"blog": {"max_in_flight": -1}}}, "hosting.blog.max_in_flight", "negative"),
         (
-            {"hosting": {"blog": {"isolation": "process"}}},
+            {"hosting": {"blog": {"isolation": "processes"}}},
             "hosting.blog.isolation",
-            "only 'thread'",
+            "must be one of 'thread', 'process'",
         ),
+        ({"hosting": {"blog": {"processes": 0}}}, "hosting.blog.processes", "at least 1"),
         ({"hosting": {"blog": 3}}, "hosting.blog", "must be a table"),
         ({"apphost": {"crash_limit": 0}}, "apphost.crash_limit", "at least 1"),
         ({"apphost": {"request_timeout": 0}}, "apphost.request_timeout", "more than 0"),
