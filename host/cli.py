@@ -233,7 +233,17 @@ def plugins_command(
         _json_rows(rows)
     else:
         _table(
-            rows, ["kind", "name", "distribution", "entry_point", "interface", "hooks", "status"]
+            rows,
+            [
+                "kind",
+                "name",
+                "distribution",
+                "entry_point",
+                "interface",
+                "hooks",
+                "isolation",
+                "status",
+            ],
         )
     if verbose:
         _tracebacks(host.all_problems())

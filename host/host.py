@@ -64,6 +64,8 @@ class Host:
         self.on_step = on_step or _ignore  # told what the host does while it builds and starts
         # Apps served by process pools (isolation = "process"): name -> the pool's socket.
         self.pools: Mapping[str, str] = pools or {}
+        # name -> (PIDs serving, processes replaced), as the supervisor last said
+        self.pool_state: dict[str, tuple[list[int], int]] = {}
         self._guards: dict[str, Bulkhead] = {}  # app name -> its bulkhead, kept across rebuilds
         # ASGI apps not behind a LazyApp (factory-made, or Claim objects): served app -> adapter
         self._made_asgi: dict[object, AsgiAdapter] = {}

@@ -44,7 +44,7 @@ from .drain import Drain, Drained
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, describe
-from .worker import QUARANTINE
+from .worker import POOL, QUARANTINE
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -228,3 +228,9 @@ class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
             if line.startswith(QUARANTINE):
                 app, _, why = line[len(QUARANTINE) :].decode(errors="replace").partition("\t")
                 self.control.host.bulkheads.quarantine(app, why)
+            elif line.startswith(POOL):
+                app, pids, restarts = line[len(POOL) :].decode().split("\t")
+                self.control.host.pool_state[app] = (
+                    [int(p) for p in pids.split(",") if p],
+                    int(restarts),
+                )

@@ -54,7 +54,7 @@ from .pools import Pools, pool_threads
 from .scoreboard import Scoreboard
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
-from .worker import ENV_POOL, FAILED, QUARANTINE, READY, RECYCLE, Worker
+from .worker import ENV_POOL, FAILED, POOL, QUARANTINE, READY, RECYCLE, Worker
 
 log = logging.getLogger("apphost")
 
@@ -144,6 +144,7 @@ class Supervisor:
         self.sockets = list(sockets)
         self.pools = pools or Pools("", {}, {})
         self.config = config
+        self.restarts = dict.fromkeys(self.pools.sizes, 0)  # pool -> processes replaced
         self.argv = list(argv)
         self.workers = config.workers
         self.threads = config.threads
@@ -278,6 +279,8 @@ class Supervisor:
                 log.info("replacing %s (%s): starting its successor", old, reason)
                 if self._recycled is not None:
                     self._recycled.labels(reason.split(":", 1)[0]).inc()
+                if old.pool is not None:
+                    self.restarts[old.pool] += 1
                 self._spawn(old.generation, replaces=old, pool=old.pool)
                 return
 
@@ -285,6 +288,7 @@ class Supervisor:
         generation = child.generation
         for app, why in self.crashes.quarantined.items():  # it started before they were
             self._tell(child, QUARANTINE + f"{app}\t{why}".encode())
+        self._announce_pools(child)
         if generation <= self.generation:  # a replacement joined the generation serving
             previous, child.replaces = child.replaces, None
             if previous is not None and previous in self.children:
@@ -321,6 +325,8 @@ class Supervisor:
                 self._selector.unregister(child.control)
             child.control.close()
             self._exited(child, code)
+            if child.pool is not None:
+                self._announce_pools()
         self._stop_pools()
 
     def _exited(self, child: _Child, code: int) -> None:
@@ -375,7 +381,24 @@ class Supervisor:
         self._respawns = [r for r in self._respawns if r[0] > now]
         for _, generation, pool in due:
             if not self.stopping:
+                if pool is not None:
+                    self.restarts[pool] += 1
                 self._spawn(generation, pool=pool)
+
+    def _announce_pools(self, changed: _Child | None = None) -> None:
+        """Tell the serving workers each pool's serving PIDs and restarts (status pages)."""
+        if not self.pools.sizes:
+            return
+        if changed is not None and changed.pool is None:  # a worker that just serves
+            workers = [changed]
+        else:
+            workers = [c for c in self.children if c.pool is None and c.state == "serving"]
+        for name in self.pools.sizes:
+            pids = ",".join(
+                str(c.proc.pid) for c in self.children if c.pool == name and c.state == "serving"
+            )
+            for worker in workers:
+                self._tell(worker, POOL + f"{name}\t{pids}\t{self.restarts[name]}".encode())
 
     def _tell(self, child: _Child, message: bytes) -> None:
         with contextlib.suppress(OSError):  # it is exiting: _reap() will see to it

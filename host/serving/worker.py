@@ -38,6 +38,7 @@ READY = b"ready\n"  # worker -> supervisor: serving
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
 QUARANTINE = b"quarantine "  # supervisor -> worker, "app\twhy\n": answer 503 for app
+POOL = b"pool "  # supervisor -> worker, "app\tpid,pid\trestarts\n": a process pool's state
 
 
 @dataclass(frozen=True, slots=True)

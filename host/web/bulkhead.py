@@ -345,10 +345,10 @@ class Bulkheads:
             self.on_recycle(reason)
 
 
-def rss_mib() -> float:
-    """This process's resident set size, in MiB (Linux ``/proc``; 0 where unknown)."""
+def rss_mib(pid: int | None = None) -> float:
+    """The resident set size of this process (or ``pid``), in MiB (Linux ``/proc``; 0 where unknown)."""
     try:
-        with open("/proc/self/statm", "rb") as f:
+        with open(f"/proc/{pid or 'self'}/statm", "rb") as f:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return 0.0

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..routing.refusals import Refusal
-from .report import plugin_rows, route_rows
+from .report import plugin_rows, pool_rows, route_rows
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -59,6 +59,7 @@ def health(host: Host, environ: WSGIEnvironment, start_response: StartResponse) 
             "status": state,
             "apps": {n: a.info.state for n, a in host.apps.items()},
             **wrong,
+            **({"pools": pool_rows(host)} if host.pools else {}),
         }
     ).encode()
     status = "503 Service Unavailable" if host.draining else "200 OK"

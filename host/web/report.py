@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..plugins.discovery import APPS_GROUP, dist_of
+from .bulkhead import rss_mib
 
 if TYPE_CHECKING:
     from ..host import Host
@@ -58,6 +59,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "entry_point": a.info.entry_point,
             "interface": a.info.interface,
             "hooks": "",
+            "isolation": _isolation(host, name),
             "status": a.info.state,
         }
         for name, a in sorted(host.apps.items())
@@ -71,6 +73,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "interface": "",
             "status": p.state,
             "hooks": ", ".join(p.hooks),
+            "isolation": "",
         }
         for name, p in sorted(host.plugins.items())
     ]
@@ -82,8 +85,34 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "entry_point": out.entry_point.value,
             "interface": "",
             "hooks": "",
+            "isolation": "",
             "status": f"not loaded: {out.why}",
         }
         for out in host.left_out
     ]
+    return rows
+
+
+def _isolation(host: Host, name: str) -> str:
+    processes = host.config.pools().get(name)
+    return "thread" if processes is None else f"process x{processes}"
+
+
+def pool_rows(host: Host) -> dict[str, dict[str, Any]]:
+    """Each process pool of a worker's host: processes, PIDs, RSS (MiB), restarts, in flight.
+
+    PIDs and restarts are as the supervisor last told this worker; in flight
+    counts this worker's requests handed to the pool.
+    """
+    in_flight = {b.name: len(b.active) for b in host.bulkheads.each() if b.name in host.pools}
+    rows = {}
+    for name in host.pools:
+        pids, restarts = host.pool_state.get(name, ([], 0))
+        rows[name] = {
+            "processes": host.config.pools().get(name, 0),
+            "pids": pids,
+            "rss_mib": [round(rss_mib(pid), 1) for pid in pids],
+            "restarts": restarts,
+            "in_flight": in_flight.get(name, 0),
+        }
     return rows

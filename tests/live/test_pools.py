@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +103,17 @@ def pool_pids(server_log: str, app: str) -> set[str]:
     return set(re.findall(rf"started pool process (\d+) of app '{app}'", server_log))
 
 
+def health_pools(port: int, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The health JSON's ``pools`` once ``until`` holds (the supervisor's word reaches each
+    worker a moment after its log line)."""
+    deadline = time.monotonic() + 5
+    while True:
+        pools: dict[str, Any] = json.loads(get(port, "/_apphost/health")[1])["pools"]
+        if until(pools) or time.monotonic() > deadline:
+            return pools
+        time.sleep(0.05)
+
+
 def test_a_pool_process_that_dies_answers_502_and_nothing_else_fails(
     pooled: str, serve: Serve, tmp_path: Path
 ) -> None:
@@ -127,6 +141,9 @@ def test_a_pool_process_that_dies_answers_502_and_nothing_else_fails(
     assert status == 502 and b"pool process" in body
     assert after == (200, f"pid {m.group(1)}".encode()) and after != before
     assert not re.search(r"worker \d+ .* while serving", server.log)  # no worker died
+    pools = health_pools(server.port, lambda p: p["crash"]["restarts"] == 1)
+    assert pools["crash"]["pids"] == [int(m.group(1))] and pools["crash"]["processes"] == 1
+    assert pools["crash"]["rss_mib"][0] > 5
     # crash_limit (3) deaths with it in flight quarantine it in every worker.
     assert [get(server.port, "/crash/die")[0] for _ in range(2)] == [502, 502]
     server.wait_for(r"quarantining app 'crash' in every worker until the next reload", mark)

@@ -38,6 +38,18 @@ def test_plugins_json_shows_status_and_hooks(run_cli: Run) -> None:
     assert rows[("plugin", "tenants")]["hooks"] == "apphost_claim_routes"
 
 
+def test_plugins_shows_each_apps_isolation(run_cli: Run, tmp_path: Path) -> None:
+    cfg = tmp_path / "apphost.toml"
+    cfg.write_text('[hosting.wiki]\nisolation = "process"\nprocesses = 2\n')
+    code, out = run_cli("plugins", "--json", "--config", str(cfg))
+    assert code == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
+    assert rows[("app", "wiki")]["isolation"] == "process x2"
+    assert rows[("app", "hello")]["isolation"] == "thread"
+    code, out = run_cli("plugins", "--config", str(cfg))
+    assert "ISOLATION" in out.splitlines()[0] and "process x2" in out
+
+
 def test_broken_plugin_is_reported_by_every_command(run_cli: Run, dists: Dists) -> None:
     mod = unique("broken")
     dists.add(
