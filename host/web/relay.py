@@ -107,8 +107,11 @@ class Relay:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         conn = self._connection()
+        body: bytes | None = None
         try:
             response = self._send(conn, environ)
+            if response.length is not None and response.length <= PIECE:
+                body = response.read()  # small and whole: the worker is done with it sooner
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             log.error(
@@ -125,10 +128,9 @@ class Relay:
             if k.lower() not in _DROP and not (k == "Via" and v == "waitress")
         ]
         start_response(f"{response.status} {response.reason}", headers)
-        if response.length == 0 or environ.get("REQUEST_METHOD") == "HEAD":
-            response.read()
+        if body is not None:
             self._done(conn, response)
-            return []
+            return [body] if body else []
         return _Body(self, conn, response)
 
     def _send(self, conn: _Connection, environ: WSGIEnvironment) -> http.client.HTTPResponse:
