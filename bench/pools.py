@@ -1,4 +1,4 @@
-"""11. Process pools: the cost of handing a request to a pool, and what a pool confines.
+"""10. Process pools: the cost of handing a request to a pool, and what a pool confines.
 
     .venv/bin/python bench/pools.py [--rounds 3] [--duration 4] [--connections 16]
 
@@ -300,7 +300,7 @@ def faults(workdir: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = wrk_parser(__doc__, rounds=3, duration=4.0, connections=16)
     args = parser.parse_args(argv)
-    print('## 11. Process pools (`isolation = "process"`)\n')
+    print('## 10. Process pools (`isolation = "process"`)\n')
     print(
         f"`wrk -t1 -c{args.connections} -d{args.duration:g}s` on `/hello/x`; threads=16;"
         f" {args.rounds} rounds, servers alternating; medians. See the docstring of"

@@ -124,7 +124,12 @@ def serve_pool(config: Config, worker: Worker, disable: tuple[str, ...], strict:
     host = Host.build(config, disable=disable, bulkheads=bulkheads, on_step=on_step)
     lazy = host.apps.get(name)
     if lazy is None:
-        log.warning("[hosting.%s] isolation = 'process': no installed app is named %r", name, name)
+        log.warning(
+            "[hosting.%s] isolation = 'process': no installed app is named %r (the apps a"
+            " factory claim makes are not isolated yet); its pool serves nothing",
+            name,
+            name,
+        )
         app: WSGIApplication = UNAVAILABLE
         dist = ""
     else:
