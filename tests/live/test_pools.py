@@ -103,6 +103,12 @@ def pool_pids(server_log: str, app: str) -> set[str]:
     return set(re.findall(rf"started pool process (\d+) of app '{app}'", server_log))
 
 
+def peak_mib(pid: str) -> float:
+    """The peak resident set size of process ``pid`` so far (``VmHWM``), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
 def health_pools(port: int, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """The health JSON's ``pools`` once ``until`` holds (the supervisor's word reaches each
     worker a moment after its log line)."""
@@ -159,9 +165,17 @@ def test_bodies_stream_through_the_pool_both_ways(
     server.wait_for(r"worker\(s\) \d+, \d+, \d+ serve")
     up = os.urandom(10 * 2**20)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    conn.request("POST", "/echo/up", body=up[: 2**20])  # every process has served one
+    assert conn.getresponse().read() == hashlib.sha256(up[: 2**20]).hexdigest().encode()
+    children = [*re.findall(r"started worker (\d+)", server.log), *pool_pids(server.log, "echo")]
+    peaks = {pid: peak_mib(pid) for pid in children}
     conn.request("POST", "/echo/up", body=up)
     response = conn.getresponse()
     assert (response.status, response.read()) == (200, hashlib.sha256(up).hexdigest().encode())
+    # Up, 10 MiB passed through a worker and the pool process, neither holding it whole:
+    # waitress spools a large body to a file, and the relay sends it 64 KiB at a time.
+    grown = {pid: peak_mib(pid) - peaks[pid] for pid in children}
+    assert len(grown) == 3 and all(g < 6 for g in grown.values()), grown
     # Down: the pool's app yields its second MiB only once the first reached us.
     conn.request("GET", "/echo/down/x?10")
     response = conn.getresponse()
