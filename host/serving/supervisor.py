@@ -163,8 +163,10 @@ class Supervisor:
         self._selector = selectors.DefaultSelector()
         self._reloads: Any = None  # apphost_reloads_total, if the workers share metrics
         self._recycled: Any = None  # apphost_worker_recycles_total{reason}
+        self._pool_processes: Any = None  # apphost_pool_processes{app}: serving now
+        self._pool_restarts: Any = None  # apphost_pool_restarts_total{app}
         if METRICS_DIR in os.environ:
-            from prometheus_client import Counter
+            from prometheus_client import Counter, Gauge
 
             self._reloads = Counter(
                 "apphost_reloads", "Reloads (SIGHUP, --reload) that took effect", registry=None
@@ -176,6 +178,21 @@ class Supervisor:
                 ["reason"],
                 registry=None,
             )
+            if self.pools.sizes:
+                self._pool_processes = Gauge(
+                    "apphost_pool_processes",
+                    "Processes serving an app's pool (isolation = process)",
+                    ["app"],
+                    multiprocess_mode="livemax",
+                    registry=None,
+                )
+                self._pool_restarts = Counter(
+                    "apphost_pool_restarts",
+                    "Pool processes replaced while serving (crash, max_requests,"
+                    " max_worker_memory, stuck)",
+                    ["app"],
+                    registry=None,
+                )
 
     def run(self) -> int:
         """Start the workers and supervise them until stopped; the exit status."""
@@ -280,7 +297,7 @@ class Supervisor:
                 if self._recycled is not None:
                     self._recycled.labels(reason.split(":", 1)[0]).inc()
                 if old.pool is not None:
-                    self.restarts[old.pool] += 1
+                    self._restarted(old.pool)
                 self._spawn(old.generation, replaces=old, pool=old.pool)
                 return
 
@@ -382,8 +399,13 @@ class Supervisor:
         for _, generation, pool in due:
             if not self.stopping:
                 if pool is not None:
-                    self.restarts[pool] += 1
+                    self._restarted(pool)
                 self._spawn(generation, pool=pool)
+
+    def _restarted(self, pool: str) -> None:
+        self.restarts[pool] += 1
+        if self._pool_restarts is not None:
+            self._pool_restarts.labels(pool).inc()
 
     def _announce_pools(self, changed: _Child | None = None) -> None:
         """Tell the serving workers each pool's serving PIDs and restarts (status pages)."""
@@ -394,9 +416,10 @@ class Supervisor:
         else:
             workers = [c for c in self.children if c.pool is None and c.state == "serving"]
         for name in self.pools.sizes:
-            pids = ",".join(
-                str(c.proc.pid) for c in self.children if c.pool == name and c.state == "serving"
-            )
+            serving = [c for c in self.children if c.pool == name and c.state == "serving"]
+            if self._pool_processes is not None:
+                self._pool_processes.labels(name).set(len(serving))
+            pids = ",".join(str(c.proc.pid) for c in serving)
             for worker in workers:
                 self._tell(worker, POOL + f"{name}\t{pids}\t{self.restarts[name]}".encode())
 

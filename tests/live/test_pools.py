@@ -150,6 +150,9 @@ def test_a_pool_process_that_dies_answers_502_and_nothing_else_fails(
     pools = health_pools(server.port, lambda p: p["crash"]["restarts"] == 1)
     assert pools["crash"]["pids"] == [int(m.group(1))] and pools["crash"]["processes"] == 1
     assert pools["crash"]["rss_mib"][0] > 5
+    metrics = get(server.port, "/_apphost/metrics")[1].decode()
+    assert 'apphost_pool_restarts_total{app="crash"} 1.0' in metrics
+    assert 'apphost_pool_processes{app="crash"} 1.0' in metrics
     # crash_limit (3) deaths with it in flight quarantine it in every worker.
     assert [get(server.port, "/crash/die")[0] for _ in range(2)] == [502, 502]
     server.wait_for(r"quarantining app 'crash' in every worker until the next reload", mark)
