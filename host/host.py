@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import importlib_metadata
 import pluggy
@@ -33,7 +34,7 @@ from .routing.refusals import UNAVAILABLE
 from .routing.table import RouteTable, build_table
 from .web.bulkhead import Bulkhead, Bulkheads
 from .web.cookies import scope_cookies
-from .web.relay import Relay
+from .web.relay import CLAIM_KEY, MADE_KEY, Relay
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -66,6 +67,7 @@ class Host:
         self.pools: Mapping[str, str] = pools or {}
         # name -> (PIDs serving, processes replaced), as the supervisor last said
         self.pool_state: dict[str, tuple[list[int], int]] = {}
+        self._pool_idle: dict[str, deque[Any]] = {}  # pool socket -> idle connections to it
         self._guards: dict[str, Bulkhead] = {}  # app name -> its bulkhead, kept across rebuilds
         # ASGI apps not behind a LazyApp (factory-made, or Claim objects): served app -> adapter
         self._made_asgi: dict[object, AsgiAdapter] = {}
@@ -235,6 +237,8 @@ class Host:
         claim, claimant = route.claim, route.claimant
         # Only the claims that scope cookies pay for it (Claim.scope_cookies).
         scoped = scope_cookies if route.scopes_cookies else _as_is
+        if claim.factory is not None and claimant.name in self.pools:
+            return self._pooled_factory(route, scoped)
         if claim.factory is not None:
 
             def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
@@ -274,6 +278,34 @@ class Host:
             self._made_asgi[served] = adapter
         return served
 
+    def _pooled_factory(
+        self, route: Route, scoped: Callable[[WSGIApplication], WSGIApplication]
+    ) -> DynamicApps:
+        """A factory claim of a plugin with ``isolation = "process"``: its apps are made in its
+        pool (``apphost.serving.pools``); here each key gets a relay, with a bulkhead of its own."""
+        claimant, describe = route.claimant, route.describe()
+        pool = self.pools[claimant.name]
+
+        def relay(key: str) -> WSGIApplication:
+            extra = {CLAIM_KEY: describe, MADE_KEY: key}
+            return Relay(pool, f"{claimant.name}[{key}]", extra, self._idle(pool))
+
+        def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
+            name = f"{claimant.name}[{key}]"
+            return scoped(self.bulkheads.wrap(app, name, claimant.name, claimant.distribution))
+
+        return DynamicApps(
+            relay,
+            str(claimant),
+            self.config.max_dynamic_apps,
+            wrap,
+            on_size=functools.partial(self._count_dynamic, describe),
+        )
+
+    def _idle(self, pool: str) -> deque[Any]:
+        """The idle connections to ``pool``, shared by every relay to it."""
+        return self._pool_idle.setdefault(pool, deque())
+
     def _as_wsgi(self, app: object, label: str) -> tuple[AsgiAdapter | None, WSGIApplication]:
         """(None, app) for a WSGI app; (its adapter, adapter) for an ASGI app; else PluginError."""
         try:
@@ -299,7 +331,7 @@ class Host:
         if guard is None:
             info = self.apps[name].info
             pool = self.pools.get(name)
-            app = self.apps[name] if pool is None else Relay(pool, name)
+            app = self.apps[name] if pool is None else Relay(pool, name, idle=self._idle(pool))
             guard = self._guards[name] = self.bulkheads.wrap(
                 app, name, name, f"{info.dist}=={info.version}"
             )

@@ -33,14 +33,21 @@ import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ..config import Hosting
 from ..errors import ApphostError, StrictError
+from ..routing.refusals import FACTORY_FAILED, NO_KEY, NOT_FOUND
+from ..web.relay import CLAIM_KEY, MADE_KEY
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+    from collections.abc import Iterable
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from ..config import Config
+    from ..routing.dynamic import DynamicApps
     from .worker import Worker
 
 log = logging.getLogger("apphost")
@@ -117,31 +124,39 @@ def serve_pool(config: Config, worker: Worker, disable: tuple[str, ...], strict:
     if name is None:
         raise ApphostError("serve_pool: this process was not started as a pool process")
     threads = pool_threads(config, name)
-    config = replace(config, threads=threads)
+    # Every request the workers hand over runs: they limited the app already.
+    own = replace(config.hosting.get(name) or Hosting(), max_in_flight=threads)
+    config = replace(
+        config, threads=threads, hosting=MappingProxyType({**config.hosting, name: own})
+    )
     board = worker.board
     bulkheads = Bulkheads(config, board, on_recycle=worker.recycle)
     on_step = board.doing if board is not None else None
     host = Host.build(config, disable=disable, bulkheads=bulkheads, on_step=on_step)
     lazy = host.apps.get(name)
-    if lazy is None:
-        log.warning(
-            "[hosting.%s] isolation = 'process': no installed app is named %r (the apps a"
-            " factory claim makes are not isolated yet); its pool serves nothing",
-            name,
-            name,
-        )
-        app: WSGIApplication = UNAVAILABLE
-        dist = ""
-    else:
+    made = {
+        e.route.describe(): e.dynamic
+        for e in host.dispatcher.table.entries
+        if e.dynamic is not None and e.route.claimant.name == name
+    }
+    app: WSGIApplication
+    if lazy is not None:
         if on_step is not None:
             on_step(f"loading app {name!r}")
         lazy.load()
         if strict and lazy.info.failed:
             raise StrictError(host.all_problems())
-        app = lazy
-        dist = f"{lazy.info.dist}=={lazy.info.version}"
-    guard = bulkheads.wrap(app, name, name, dist)
-    guard.limit = threads  # the workers limit the app; here every request handed over runs
+        app = bulkheads.wrap(lazy, name, name, f"{lazy.info.dist}=={lazy.info.version}")
+    elif made:
+        app = _made_apps(made)  # each made app has its bulkhead, named "plugin[key]"
+    else:
+        log.warning(
+            "[hosting.%s] isolation = 'process': no installed app and no factory claim of"
+            " a plugin is named %r; its pool serves nothing",
+            name,
+            name,
+        )
+        app = UNAVAILABLE
     kw = {
         **DEFAULT_ADJUSTMENTS,
         **config.waitress,
@@ -153,5 +168,24 @@ def serve_pool(config: Config, worker: Worker, disable: tuple[str, ...], strict:
     }
     quiet_waitress_queue()
     log.info("pool process %d of app %r: %d threads", os.getpid(), name, threads)
-    server = create(lambda adj: unrelay(guard), QueueWatch(threads), kw)
+    server = create(lambda adj: unrelay(app), QueueWatch(threads), kw)
     run(host, server, worker)
+
+
+def _made_apps(made: Mapping[str, DynamicApps | None]) -> WSGIApplication:
+    """The apps a plugin's factory claims make, by the claim and key the worker relayed."""
+
+    def serve_made(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        dynamic, key = made.get(environ.get(CLAIM_KEY, "")), environ.get(MADE_KEY)
+        if dynamic is None or key is None:
+            return NOT_FOUND(environ, start_response)
+        try:
+            app = dynamic.get(key)
+        except Exception:
+            log.exception("%s: the app factory raised for key %r", dynamic.label, key)
+            return FACTORY_FAILED(environ, start_response)
+        if app is None:
+            return NO_KEY(environ, start_response)
+        return app(environ, start_response)
+
+    return serve_made

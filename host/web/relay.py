@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("apphost")
 
 HEADER = "X-Apphost-Environ"
+# For the apps a factory claim makes in a pool: which claim (Route.describe()) and key.
+CLAIM_KEY = "apphost.pool_claim"
+MADE_KEY = "apphost.pool_key"
 ENVIRON_KEY = "HTTP_X_APPHOST_ENVIRON"
 PIECE = 65536  # bytes read and sent at a time, each way
 REUSE_WITHIN = 0.25  # seconds idle; drain.IDLE_GRACE (0.5) closes idle connections
@@ -81,12 +84,20 @@ class _Connection(http.client.HTTPConnection):
 class Relay:
     """WSGI app: serve each request through the pool listening on ``path``."""
 
-    __slots__ = ("_down", "_idle", "name", "path")
+    __slots__ = ("_down", "_idle", "extra", "name", "path")
 
-    def __init__(self, path: str, name: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        extra: dict[str, str] | None = None,
+        idle: deque[_Connection] | None = None,
+    ) -> None:
         self.path = path
         self.name = name
-        self._idle: deque[_Connection] = deque()  # append and pop are atomic: no lock
+        self.extra = extra  # environ values added for the pool: a made app's claim and key
+        # Idle connections, shared by the relays to one pool; append and pop are atomic.
+        self._idle: deque[_Connection] = deque() if idle is None else idle
         self._down = Refusal(
             "502 Bad Gateway",
             f"app {name!r}: its pool process ended the connection before answering"
@@ -135,6 +146,8 @@ class Relay:
 
     def _send(self, conn: _Connection, environ: WSGIEnvironment) -> http.client.HTTPResponse:
         values = {k: v for k, v in environ.items() if v.__class__ is str}
+        if self.extra is not None:
+            values.update(self.extra)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         method = environ.get("REQUEST_METHOD") or "GET"  # HEAD: no body comes back
         conn.putrequest(method, "/", skip_host=True, skip_accept_encoding=True)

@@ -275,3 +275,43 @@ def test_sighup_reloads_pools_and_workers_with_no_failed_request(
     summary("SIGHUP x2 with an isolated app under load (its load)", isolated, t0, t1)
     assert counts["failed"] == 0 and counts["ok"] > 20
     assert len(pool_pids(server.log, "steady") - first) == 4  # two new pools of two
+
+
+MAKER = """
+import os
+from apphost import Claim
+def make(key):
+    if key == "missing":
+        return None
+    def app(environ, start_response):
+        if key == "die":
+            os._exit(7)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{key} {environ['PATH_INFO']} pid {os.getpid()}".encode()]
+    return app
+def apphost_claim_routes():
+    return Claim(factory=make, path="/t/*")
+"""
+
+
+def test_the_apps_of_an_isolated_factory_claim_are_made_in_its_pool(
+    site: Dists, serve: Serve, tmp_path: Path
+) -> None:
+    mod = unique("maker")
+    site.add("maker-dist", plugins={"maker": mod}, modules={mod: MAKER})
+    path = config(tmp_path, '[hosting.maker]\nisolation = "process"\n')
+    server = serve("--workers", "2", "--config", path, load="maker-dist")
+    server.wait_for(r"worker\(s\) \d+, \d+, \d+ serve")
+    status, body = get(server.port, "/t/acme/x")
+    pids = pool_pids(server.log, "maker")
+    assert (status, body.rsplit(b" ", 1)[0]) == (200, b"acme /x pid")
+    assert body.rsplit(b" ", 1)[1].decode() in pids  # made and served in the pool
+    assert get(server.port, "/t/missing/x")[0] == 404
+    mark = server.mark()
+    assert get(server.port, "/t/die/x")[0] == 502
+    server.wait_for(
+        r"pool process \d+ of app 'maker' exited with status 7 while serving,"
+        r" with in flight: app 'maker\[die\]' GET /x",
+        mark,
+    )
+    assert get(server.port, "/t/acme/y")[0] == 200
