@@ -311,6 +311,8 @@ class Supervisor:
             if previous is not None and previous in self.children:
                 log.info("%s serves; %s drains", child, previous)
                 self._terminate(previous)
+            elif child.pool is None:
+                log.info("worker(s) %d serve", child.proc.pid)
             else:
                 log.info("%s serves", child)
             self._next_recycle()
