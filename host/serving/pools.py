@@ -1,7 +1,7 @@
 """Process pools: an app with ``isolation = "process"`` served by processes of its own.
 
     pools = Pools.bind(config)        # supervisor: one Unix socket per isolated app, in a 0700 dir
-    pools.environ()                   # ... handed to each worker: APPHOST_POOLS=name=path,...
+    pools.environ()                   # ... handed to each worker: APPHOST_POOLS={"name": path}
     serve_pool(config, worker, disable, strict)   # a pool process (worker.pool names its app)
 
 The supervisor listens on the pool's socket and starts ``processes`` pool
@@ -25,6 +25,7 @@ socket, a replacement starts accepting before its predecessor drains.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("apphost")
 
-ENV_POOLS = "APPHOST_POOLS"  # to workers: "name=path,..." (names are entry point names)
+ENV_POOLS = "APPHOST_POOLS"  # to workers: {"name": "socket path", ...} in JSON
 BACKLOG = 1024
 
 
@@ -63,9 +64,8 @@ def pool_threads(config: Config, name: str) -> int:
 
 
 def parse_pools(value: str | None) -> dict[str, str]:
-    """``APPHOST_POOLS``'s value as app name -> socket path."""
-    pairs = (item.partition("=") for item in (value or "").split(",") if item)
-    return {name: path for name, _, path in pairs}
+    """``APPHOST_POOLS``'s value (JSON) as app name -> socket path."""
+    return dict(json.loads(value)) if value else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ class Pools:
         """What tells a worker where each pool listens."""
         if not self.sockets:
             return {}
-        return {ENV_POOLS: ",".join(f"{n}={s.getsockname()}" for n, s in self.sockets.items())}
+        return {ENV_POOLS: json.dumps({n: s.getsockname() for n, s in self.sockets.items()})}
 
     def close(self) -> None:
         for sock in self.sockets.values():
