@@ -141,12 +141,36 @@ def test_timestamp_is_formatted_once_a_second() -> None:
     from apphost.web import access
 
     now = time.time()
-    entry = (now, "127.0.0.1", "-", "GET", "/", "HTTP/1.1", "200", "2", "-", "-", "a", 0.1)
-    first = access.access_args(entry)[2]
-    assert access.access_args(entry)[2] is first  # the same second: not formatted again
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
+    access.access_line(now, environ, "200", "2", "a", 0.1)
+    first = access._stamp[1]
+    access.access_line(now, environ, "200", "2", "a", 0.1)
+    assert access._stamp[1] is first  # the same second: not formatted again
     assert first == time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(int(now)))
     access._stamp = (int(now) - 1, "stale")
-    assert access.access_args(entry)[2] == first
+    assert f"[{first}]" in access.access_line(now, environ, "200", "2", "a", 0.1)
+
+
+def test_client_strings_are_escaped_as_nginx_escapes_them() -> None:
+    from apphost.web.access import access_line
+
+    environ = {
+        "REMOTE_ADDR": "10.0.0.1",
+        "REQUEST_METHOD": "GET",
+        "REQUEST_URI": '/a"b\\c',
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": 'x" 200 1 "-" "forged\nnext line \xe9',
+        "HTTP_REFERER": "\x7f",
+    }
+    line = access_line(0.0, environ, "200", None, "a", 1.0)
+    assert "\n" not in line and line.count('"') == 6, line
+    assert '"GET /a\\x22b\\x5Cc HTTP/1.1"' in line
+    assert '"x\\x22 200 1 \\x22-\\x22 \\x22forged\\x0Anext line \\xE9"' in line
+    assert '"\\x7F"' in line
+    plain = dict(environ, REQUEST_URI="/a?b=c%20d", HTTP_USER_AGENT="curl/8.5", HTTP_REFERER="-")
+    assert '"GET /a?b=c%20d HTTP/1.1" 200 - "-" "curl/8.5" a 1.000' in access_line(
+        0.0, plain, "200", None, "a", 1.0
+    )
 
 
 def _metric(metrics: Metrics, line: str) -> float:
