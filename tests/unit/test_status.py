@@ -88,6 +88,33 @@ def test_local_means_not_through_a_proxy(make_host: Callable[..., Host], header:
     assert resp.status_code == 403 and "not through a proxy" in resp.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("peer", "headers", "seen"),
+    [
+        ("10.0.0.9", {}, ("10.0.0.9", None)),  # no proxy header: the layer is skipped
+        ("127.0.0.1", {}, ("127.0.0.1", None)),  # the trusted proxy, no header
+        ("127.0.0.1", {"X-Forwarded-For": "10.0.0.5"}, ("10.0.0.5", None)),  # applied
+        ("10.0.0.9", {"X-Forwarded-For": "10.0.0.5"}, ("10.0.0.9", None)),  # dropped
+        ("10.0.0.9", {"X-Forwarded-Host": "evil"}, ("10.0.0.9", None)),  # dropped
+    ],
+)
+def test_served_stack_applies_trusted_proxy_headers(
+    apphost_host: HostFactory, peer: str, headers: dict[str, str], seen: tuple[str, None]
+) -> None:
+    from apphost.serving._waitress import Adjustments
+
+    def echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [json.dumps([environ["REMOTE_ADDR"], environ.get("HTTP_X_FORWARDED_HOST")]).encode()]
+
+    host = apphost_host(apps={"echo": echo})
+    adj = Adjustments(trusted_proxy="127.0.0.1", trusted_proxy_headers={"x-forwarded-for"})
+    resp = Client(request_stack(host, adj)).get(
+        "/echo", environ_base={"REMOTE_ADDR": peer}, headers=headers
+    )
+    assert tuple(json.loads(resp.get_data(as_text=True))) == seen
+
+
 def test_metrics_count_by_app_and_status_class(make_host: Callable[..., Host]) -> None:
     host = make_host()
     for _ in range(3):
