@@ -33,6 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
 from .access import access_line
+from .bulkhead import BODY_FAILED
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -198,6 +199,8 @@ class Observer:
         environ = request.environ
         app = environ.get(APP_KEY, "-")
         status = request.status
+        if BODY_FAILED in environ:  # the body raised: the app failed, whatever it had said
+            status = "500 Internal Server Error"
         metrics = self.metrics
         if metrics is not None:
             metrics.end()
