@@ -46,7 +46,8 @@ def access_line(
     target = get("REQUEST_URI") or get("SCRIPT_NAME", "") + get("PATH_INFO", "")
     referer = get("HTTP_REFERER", "-")
     agent = get("HTTP_USER_AGENT", "-")
-    if _unsafe.search(user + target + referer + agent) is not None:
+    sent = user + target + referer + agent
+    if not (sent.isascii() and sent.isprintable()) or '"' in sent or "\\" in sent:
         user, target, referer, agent = escape(user), escape(target), escape(referer), escape(agent)
     return ACCESS_FORMAT % (
         get("REMOTE_ADDR", "-"),
