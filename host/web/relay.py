@@ -25,7 +25,7 @@ it, so neither a large upload nor a long response is held whole in memory.
 
 from __future__ import annotations
 
-import http.client
+import io
 import json
 import logging
 import socket
@@ -47,31 +47,31 @@ CLAIM_KEY = "apphost.pool_claim"
 MADE_KEY = "apphost.pool_key"
 ENVIRON_KEY = "HTTP_X_APPHOST_ENVIRON"
 PIECE = 65536  # bytes read and sent at a time, each way
+MAX_LINE = 1 << 20  # bytes of one line of a response head or a chunk size
 REUSE_WITHIN = 0.25  # seconds idle; drain.IDLE_GRACE (0.5) closes idle connections
 # Hop-by-hop (RFC 9110 7.6.1), the framing the pool chose, and the pool waitress's Via.
 _DROP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"})
 
 
-class _Connection(http.client.HTTPConnection):
-    """HTTP/1.1 over a Unix socket."""
+class _Connection:
+    """One HTTP/1.1 connection to a pool's Unix socket, read through a buffer."""
+
+    __slots__ = ("fp", "idle_since", "sock")
 
     def __init__(self, path: str) -> None:
-        super().__init__("pool")
-        self.unix_path = path
-        self.idle_since = 0.0
-
-    def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.connect(self.unix_path)
+            sock.connect(path)
         except OSError:
             sock.close()
             raise
         self.sock = sock
+        self.fp = io.BufferedReader(socket.SocketIO(sock, "rb"), PIECE)
+        self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
         """Idle briefly enough, and not closed by the pool process (one non-blocking peek)."""
-        if now - self.idle_since >= REUSE_WITHIN or self.sock is None:
+        if now - self.idle_since >= REUSE_WITHIN:
             return False
         try:
             return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
@@ -79,6 +79,93 @@ class _Connection(http.client.HTTPConnection):
             return True  # nothing to read: open and quiet, as it should be
         except OSError:
             return False
+
+    def close(self) -> None:
+        self.fp.close()
+        self.sock.close()
+
+
+class _Response:
+    """The status, headers and framing of a pool's response; ``read1`` gives its body."""
+
+    __slots__ = ("_chunk", "_fp", "done", "headers", "left", "status", "will_close")
+
+    def __init__(self, fp: io.BufferedReader[socket.SocketIO], method: str) -> None:
+        self._fp = fp
+        line = fp.readline(MAX_LINE)
+        if not line.endswith(b"\n"):
+            raise ConnectionError("the pool process closed the connection before answering")
+        self.status = line[9:].strip().decode("latin-1")  # after "HTTP/1.1 "
+        self.headers: list[tuple[str, str]] = []
+        self.left: int | None = None  # body bytes still to read; None: chunked or until closed
+        self._chunk = -1  # chunked: bytes left of this chunk; 0: between chunks; -1: not chunked
+        self.will_close = False
+        while True:
+            line = fp.readline(MAX_LINE)
+            if line in (b"\r\n", b"\n"):
+                break
+            if not line.endswith(b"\n"):
+                raise ConnectionError("the pool process closed the connection in a response head")
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip(), value.strip()
+            lower = name.lower()
+            if lower == "content-length":
+                self.left = int(value)
+            elif lower == "transfer-encoding":
+                self._chunk = 0 if value.lower() == "chunked" else -1
+            elif lower == "connection":
+                self.will_close = value.lower() == "close"
+            if lower not in _DROP and not (lower == "via" and value == "waitress"):
+                self.headers.append((name, value))
+        code = self.status[:3]
+        if method == "HEAD" or code in ("204", "304") or code.startswith("1"):
+            self.left, self._chunk = 0, -1
+        elif self._chunk == 0:
+            self.left = None
+        elif self.left is None:
+            self.will_close = True  # delimited by the close
+        self.done = self.left == 0
+
+    def read1(self) -> bytes:
+        """The next piece of the body (at most PIECE bytes); b"" at its end."""
+        if self.done:
+            return b""
+        fp = self._fp
+        if self._chunk >= 0:
+            if self._chunk == 0:
+                line = fp.readline(MAX_LINE)
+                if not line.endswith(b"\n"):
+                    raise ConnectionError("the pool process closed the connection mid-body")
+                self._chunk = int(line.split(b";", 1)[0], 16)
+                if self._chunk == 0:
+                    while fp.readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers: dropped
+                    self.done = True
+                    return b""
+            piece = fp.read1(min(PIECE, self._chunk))
+            if not piece:
+                raise ConnectionError("the pool process closed the connection mid-body")
+            self._chunk -= len(piece)
+            if self._chunk == 0:
+                fp.readline(MAX_LINE)  # the CRLF after the chunk
+            return piece
+        if self.left is None:  # until the pool closes it
+            piece = fp.read1(PIECE)
+            self.done = not piece
+            return piece
+        piece = fp.read1(min(PIECE, self.left))
+        if not piece:
+            raise ConnectionError("the pool process closed the connection mid-body")
+        self.left -= len(piece)
+        self.done = self.left == 0
+        return piece
+
+    def read(self) -> bytes:
+        """The whole (small) body."""
+        pieces = []
+        while not self.done:
+            pieces.append(self.read1())
+        return b"".join(pieces)
 
 
 class Relay:
@@ -117,14 +204,16 @@ class Relay:
         return _Connection(self.path)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        conn = self._connection()
+        conn: _Connection | None = None
         body: bytes | None = None
         try:
+            conn = self._connection()
             response = self._send(conn, environ)
-            if response.length is not None and response.length <= PIECE:
+            if response.left is not None and response.left <= PIECE:
                 body = response.read()  # small and whole: the worker is done with it sooner
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
+        except (OSError, ValueError) as exc:
+            if conn is not None:
+                conn.close()
             log.error(
                 "app %r: %s %s failed in its pool process (%s)",
                 self.name,
@@ -133,29 +222,22 @@ class Relay:
                 exc.__class__.__name__,
             )
             return self._down(environ, start_response)
-        headers = [
-            (k, v)
-            for k, v in response.getheaders()
-            if k.lower() not in _DROP and not (k == "Via" and v == "waitress")
-        ]
-        start_response(f"{response.status} {response.reason}", headers)
+        start_response(response.status, response.headers)
         if body is not None:
             self._done(conn, response)
             return [body] if body else []
         return _Body(self, conn, response)
 
-    def _send(self, conn: _Connection, environ: WSGIEnvironment) -> http.client.HTTPResponse:
+    def _send(self, conn: _Connection, environ: WSGIEnvironment) -> _Response:
         values = {k: v for k, v in environ.items() if v.__class__ is str}
         if self.extra is not None:
             values.update(self.extra)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         method = environ.get("REQUEST_METHOD") or "GET"  # HEAD: no body comes back
-        conn.putrequest(method, "/", skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", "pool")
-        conn.putheader(HEADER, json.dumps(values))
-        if length:
-            conn.putheader("Content-Length", str(length))
-        conn.endheaders()
+        head = f"{method} / HTTP/1.1\r\nHost: pool\r\n{HEADER}: {json.dumps(values)}\r\n"
+        head += f"Content-Length: {length}\r\n\r\n" if length else "\r\n"
+        sock = conn.sock
+        sock.sendall(head.encode("latin-1"))
         if length:
             read = environ["wsgi.input"].read
             left = length
@@ -163,12 +245,12 @@ class Relay:
                 piece = read(min(PIECE, left))
                 if not piece:
                     break
-                conn.send(piece)
+                sock.sendall(piece)
                 left -= len(piece)
-        return conn.getresponse()
+        return _Response(conn.fp, method)
 
-    def _done(self, conn: _Connection, response: http.client.HTTPResponse) -> None:
-        if response.will_close or not response.isclosed():
+    def _done(self, conn: _Connection, response: _Response) -> None:
+        if response.will_close or not response.done:
             conn.close()
             return
         conn.idle_since = time.monotonic()
@@ -180,30 +262,19 @@ class _Body:
 
     __slots__ = ("_conn", "_relay", "_response")
 
-    def __init__(self, relay: Relay, conn: _Connection, response: http.client.HTTPResponse) -> None:
+    def __init__(self, relay: Relay, conn: _Connection, response: _Response) -> None:
         self._relay = relay
         self._conn = conn
         self._response = response
 
     def __iter__(self) -> Iterator[bytes]:
-        response = self._response
-        read = response.read1
-        while not response.isclosed():
-            if response.length == 0:  # all of it: read() marks it done, the connection reusable
-                response.read()
-                return
-            piece = read(PIECE)
-            if not piece:
-                if response.length:  # it ended before its Content-Length: the pool died
-                    raise http.client.IncompleteRead(b"", response.length)
-                return
+        read = self._response.read1
+        while piece := read():
             yield piece
 
     def close(self) -> None:
-        if self._response.isclosed():
-            self._relay._done(self._conn, self._response)
-        else:  # the client left early: the rest is never read, so the connection goes
-            self._conn.close()
+        # Read to its end: the connection can serve another; else (the client left) it goes.
+        self._relay._done(self._conn, self._response)
 
 
 def unrelay(app: WSGIApplication) -> WSGIApplication:

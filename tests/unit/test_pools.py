@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apphost.config import parse_config
 from apphost.serving.pools import Pools, parse_pools, pool_threads
-from apphost.web.relay import ENVIRON_KEY, Relay, unrelay
+from apphost.web.relay import ENVIRON_KEY, Relay, _Response, unrelay
 from werkzeug.test import Client, create_environ
 
 
@@ -65,3 +67,56 @@ def test_a_pool_that_is_not_there_answers_502(tmp_path: Path) -> None:
     response = Client(relay).get("/x")
     assert response.status_code == 502
     assert b"app 'blog': its pool process ended the connection" in response.data
+
+
+@pytest.mark.parametrize(
+    ("method", "raw", "body", "reusable"),
+    [
+        ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello", True),
+        (
+            "GET",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\nX-Trailer: t\r\n\r\n",
+            b"hello",
+            True,
+        ),
+        ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"", True),
+        ("GET", b"HTTP/1.1 204 No Content\r\n\r\n", b"", True),
+        ("GET", b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello", b"hello", False),
+    ],
+    ids=["length", "chunked", "head", "204", "close"],
+)
+def test_pool_responses_are_read_by_their_framing(
+    method: str, raw: bytes, body: bytes, reusable: bool
+) -> None:
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        theirs.sendall(raw)
+        if not reusable:
+            theirs.shutdown(socket.SHUT_WR)
+        response = _Response(io.BufferedReader(socket.SocketIO(mine, "rb")), method)
+        assert response.status == raw[9:].split(b"\r\n")[0].decode()
+        assert b"".join(iter(response.read1, b"")) == body
+        assert response.done and response.will_close is not reusable
+        assert ("Transfer-Encoding", "chunked") not in response.headers  # the worker re-frames
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Le",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nhel",
+    ],
+    ids=["nothing", "head", "short", "short-chunk"],
+)
+def test_a_pool_process_gone_mid_response_is_an_error_not_an_end(raw: bytes) -> None:
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        theirs.sendall(raw)
+        theirs.shutdown(socket.SHUT_WR)
+        with pytest.raises(ConnectionError):
+            response = _Response(io.BufferedReader(socket.SocketIO(mine, "rb")), "GET")
+            while response.read1():
+                pass
