@@ -202,6 +202,8 @@ def routes_command(
             _json_rows(rows)
         else:
             _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
+            for why in host.unmounted.values():
+                click.echo(why)
     if verbose:
         _tracebacks(host.all_problems())
 
