@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import parse_listen
 from ..errors import ApphostError
 from ..host import Host
+from ..web.bulkhead import logged_here
 from ..web.stack import admin_stack, request_stack
 from ._waitress import Server, create, socket_map, wasyncore
 from .drain import Drain, Drained
@@ -94,6 +95,7 @@ def make_server(
         kw["listen"] = " ".join(config.listen)
         where = ", ".join(config.listen)
     quiet_waitress_queue()
+    logging.getLogger("waitress").addFilter(logged_here)  # a body's exception: logged once
     dispatcher = QueueWatch(config.threads)
     host.metrics.waited = lambda: dispatcher.waited  # counted by Metrics.fold
     try:
