@@ -71,25 +71,31 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     own_metrics_dir = METRICS_DIR not in os.environ
     if not own_metrics_dir:
         _check_metrics_dir(os.environ[METRICS_DIR])
+    backlog = int(config.waitress.get("backlog", DEFAULT_BACKLOG))
     sockets = systemd_sockets()
     if sockets:
         where = ", ".join(describe(s) for s in sockets)
         log.info("using %d socket(s) passed by systemd: %s", len(sockets), where)
     else:
-        backlog = config.waitress.get("backlog", DEFAULT_BACKLOG)
-        sockets = bind(config.listen, int(backlog))
+        sockets = bind(config.listen, backlog)
+    try:  # held here like listen's, so workers (and their successors on reload) share them
+        admin = bind(config.admin_listen, backlog)
+    except BaseException:
+        close(sockets)
+        raise
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
     try:
         pools = Pools.bind(config)
     except ApphostError:
-        close(sockets)
+        close(sockets + admin)
         raise
-    supervisor = Supervisor(sockets, argv, config, pools)
+    supervisor = Supervisor(sockets, argv, config, admin, pools)
     try:
         code = supervisor.run()
     finally:
         close(sockets)
+        close(admin)
         pools.close()
         if own_metrics_dir:
             shutil.rmtree(os.environ.pop(METRICS_DIR), ignore_errors=True)
@@ -139,9 +145,11 @@ class Supervisor:
         sockets: Sequence[socket.socket],
         argv: Sequence[str],
         config: Config,
+        admin: Sequence[socket.socket] = (),
         pools: Pools | None = None,
     ) -> None:
         self.sockets = list(sockets)
+        self.admin = list(admin)  # admin_listen's: the own pages answer only there
         self.pools = pools or Pools("", {}, {})
         self.config = config
         self.restarts = dict.fromkeys(self.pools.sizes, 0)  # pool -> processes replaced
@@ -241,7 +249,7 @@ class Supervisor:
             return
         self.stopping = True
         log.info("%s: stopping %d worker(s)", why, len(self.children))
-        close(self.sockets)  # the workers keep theirs until they have drained
+        close(self.sockets + self.admin)  # the workers keep theirs until they have drained
         for child in self.children:
             if child.pool is None:  # pools serve the workers' last requests, then stop
                 self._terminate(child)
@@ -466,17 +474,18 @@ class Supervisor:
         self, generation: int, replaces: _Child | None = None, pool: str | None = None
     ) -> None:
         mine, theirs = socket.socketpair()
-        if pool is None:
-            sockets, threads, env = self.sockets, self.threads, self.pools.environ()
-        else:
-            sockets = [self.pools.sockets[pool]]
+        if pool is None:  # a worker: the listening sockets, admin_listen's, where pools are
+            sockets, admin = self.sockets, self.admin
+            threads, env = self.threads, self.pools.environ()
+        else:  # a pool process: its pool's socket
+            sockets, admin = [self.pools.sockets[pool]], []
             threads, env = pool_threads(self.config, pool), {ENV_POOL: pool}
         board = Scoreboard.create(threads)
-        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in sockets)]
+        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in sockets + admin)]
         try:
             proc = subprocess.Popen(
                 self.argv,
-                env={**os.environ, **Worker.environ(theirs, sockets, board), **env},
+                env={**os.environ, **Worker.environ(theirs, sockets, board, admin), **env},
                 pass_fds=fds,
             )
         except OSError as exc:

@@ -10,7 +10,9 @@ The supervisor (``apphost.serving.supervisor``) starts each worker as
 ``python -m apphost serve ...`` with the options it was given, plus two
 variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
 listening sockets; a pool process, ``APPHOST_POOL`` naming its app, gets
-its pool's Unix socket; see ``apphost.serving.pools``) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
+its pool's Unix socket; see ``apphost.serving.pools``), ``APPHOST_ADMIN_FDS``
+(those of ``admin_listen``, if any) and ``APPHOST_SUPERVISOR_FD`` (one end of
+a socket pair).
 On that control socket the worker writes ``ready\\n`` once it serves, or
 ``failed\\n`` and the reason before exiting; the supervisor closing its end
 (it exited) makes the worker drain and exit. Both variables are removed from
@@ -34,6 +36,7 @@ from .sockets import adopt
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
 ENV_POOL = "APPHOST_POOL"  # set in a pool process: the isolated app it serves
+ENV_ADMIN = "APPHOST_ADMIN_FDS"
 READY = b"ready\n"  # worker -> supervisor: serving
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
@@ -48,6 +51,7 @@ class Worker:
     control: socket.socket
     sockets: list[socket.socket]
     board: Scoreboard | None = None  # where this worker writes what it serves
+    admin: list[socket.socket] = field(default_factory=list)  # admin_listen's sockets
     pool: str | None = None  # the app this process serves alone, if a pool process
     pools: Mapping[str, str] = field(default_factory=dict)  # isolated app -> its pool's socket
 
@@ -56,6 +60,7 @@ class Worker:
         """The worker this process is, from (and removing) the supervisor's variables."""
         env = os.environ if environ is None else environ
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
+        admin_fds = env.pop(ENV_ADMIN, "")
         board_fd = env.pop(ENV_FD, None)
         pool, pools = env.pop(ENV_POOL, None), parse_pools(env.pop(ENV_POOLS, None))
         if control_fd is None:
@@ -68,24 +73,32 @@ class Worker:
         try:
             control = socket.socket(fileno=int(control_fd))
             fds = [int(fd) for fd in (listen_fds or "").split(",") if fd]
+            admin = [int(fd) for fd in admin_fds.split(",") if fd]
         except (ValueError, OSError) as exc:
-            raise ApphostError(f"{ENV_CONTROL}/{ENV_LISTEN}: not inherited fds: {exc}") from None
+            raise ApphostError(
+                f"{ENV_CONTROL}/{ENV_LISTEN}/{ENV_ADMIN}: not inherited fds: {exc}"
+            ) from None
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
         board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
-        return cls(control, sockets, board, pool, pools)
+        admin_sockets = [adopt(fd, "the supervisor") for fd in admin]
+        return cls(control, sockets, board, admin_sockets, pool, pools)
 
     @staticmethod
     def environ(
-        control: socket.socket, sockets: Sequence[socket.socket], board: Scoreboard
+        control: socket.socket,
+        sockets: Sequence[socket.socket],
+        board: Scoreboard,
+        admin: Sequence[socket.socket] = (),
     ) -> dict[str, str]:
-        """The variables that hand ``control``, ``sockets`` and ``board`` to a worker.
+        """The variables that hand ``control``, ``sockets``, ``board`` and ``admin`` to a worker.
 
         Pass their fds too (``pass_fds``).
         """
         return {
             ENV_CONTROL: str(control.fileno()),
             ENV_LISTEN: ",".join(str(s.fileno()) for s in sockets),
+            ENV_ADMIN: ",".join(str(s.fileno()) for s in admin),
             **board.environ(),
         }
 
