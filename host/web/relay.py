@@ -18,6 +18,12 @@ it, so neither a large upload nor a long response is held whole in memory.
   seconds, half the grace after which a draining pool process closes idle
   ones (``apphost.serving.drain``), and only if the peer has not closed them:
   a reload or recycle of the pool never fails a request on a stale connection.
+- The worker speaks just the HTTP/1.1 it needs to waitress in the pool: the
+  head in one ``sendall``, the response read through one buffer by its
+  framing (Content-Length, chunked, or until closed); hop-by-hop headers are
+  dropped, so the worker's waitress frames the response for its client.
+  Small (at most 64 KiB) responses with a length are read whole, so the
+  worker's bulkhead and the connection are free sooner.
 - Only the environ's ``str`` values cross (CGI keys, headers, ``wsgi.url_scheme``,
   ``apphost.*`` strings); objects put in the environ by middleware in the
   worker do not.
