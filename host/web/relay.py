@@ -18,6 +18,9 @@ it, so neither a large upload nor a long response is held whole in memory.
   seconds, half the grace after which a draining pool process closes idle
   ones (``apphost.serving.drain``), and only if the peer has not closed them:
   a reload or recycle of the pool never fails a request on a stale connection.
+  One whose process dies between that check and the request (the connection is
+  reset: the request was never read) is sent once more on a new connection, if
+  its body (at most 64 KiB) is still in hand.
 - The worker speaks just the HTTP/1.1 it needs to waitress in the pool: the
   head in one ``sendall``, the response read through one buffer by its
   framing (Content-Length, chunked, or until closed); hop-by-hop headers are
@@ -197,7 +200,8 @@ class Relay:
             " (it died or was killed); the log names the request",
         )
 
-    def _connection(self) -> _Connection:
+    def _connection(self) -> tuple[_Connection, bool]:
+        """A connection to the pool, and whether it is one reused."""
         idle, now = self._idle, time.monotonic()
         while idle:
             try:
@@ -205,16 +209,37 @@ class Relay:
             except IndexError:
                 break
             if conn.usable(now):
-                return conn
+                return conn, True
             conn.close()
-        return _Connection(self.path)
+        return _Connection(self.path), False
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         conn: _Connection | None = None
         body: bytes | None = None
         try:
-            conn = self._connection()
-            response = self._send(conn, environ)
+            values = {k: v for k, v in environ.items() if v.__class__ is str}
+            if self.extra is not None:
+                values.update(self.extra)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            method = environ.get("REQUEST_METHOD") or "GET"  # HEAD: no body comes back
+            head = f"{method} / HTTP/1.1\r\nHost: pool\r\n{HEADER}: {json.dumps(values)}\r\n"
+            head += f"Content-Length: {length}\r\n\r\n" if length else "\r\n"
+            whole = head.encode("latin-1")
+            if 0 < length <= PIECE:  # small: sent with the head, and again if need be
+                whole += environ["wsgi.input"].read(length)
+                length = 0
+            conn, reused = self._connection()
+            try:
+                response = self._send(conn, whole, environ, length, method)
+            except (ConnectionResetError, BrokenPipeError):
+                # A reused connection whose process died just after the check: the request
+                # never reached it (one it had read would end in a plain EOF), so it can go
+                # to another, if it is all in hand.
+                if not reused or length:
+                    raise
+                conn.close()
+                conn = _Connection(self.path)
+                response = self._send(conn, whole, environ, 0, method)
             if response.left is not None and response.left <= PIECE:
                 body = response.read()  # small and whole: the worker is done with it sooner
         except (OSError, ValueError) as exc:
@@ -234,16 +259,13 @@ class Relay:
             return [body] if body else []
         return _Body(self, conn, response)
 
-    def _send(self, conn: _Connection, environ: WSGIEnvironment) -> _Response:
-        values = {k: v for k, v in environ.items() if v.__class__ is str}
-        if self.extra is not None:
-            values.update(self.extra)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        method = environ.get("REQUEST_METHOD") or "GET"  # HEAD: no body comes back
-        head = f"{method} / HTTP/1.1\r\nHost: pool\r\n{HEADER}: {json.dumps(values)}\r\n"
-        head += f"Content-Length: {length}\r\n\r\n" if length else "\r\n"
+    @staticmethod
+    def _send(
+        conn: _Connection, head: bytes, environ: WSGIEnvironment, length: int, method: str
+    ) -> _Response:
+        """Send ``head`` (and small bodies), then ``length`` bytes of the body; the response."""
         sock = conn.sock
-        sock.sendall(head.encode("latin-1"))
+        sock.sendall(head)
         if length:
             read = environ["wsgi.input"].read
             left = length

@@ -156,7 +156,12 @@ def test_a_pool_process_that_dies_answers_502_and_nothing_else_fails(
     # crash_limit (3) deaths with it in flight quarantine it in every worker.
     assert [get(server.port, "/crash/die")[0] for _ in range(2)] == [502, 502]
     server.wait_for(r"quarantining app 'crash' in every worker until the next reload", mark)
-    status, body = get(server.port, "/crash/pid")
+    deadline = time.monotonic() + 5  # the supervisor's word reaches each worker a moment later
+    while True:
+        status, body = get(server.port, "/crash/pid")
+        if status == 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert status == 503 and b"quarantined until the next reload" in body
 
 
