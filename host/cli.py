@@ -179,17 +179,21 @@ def routes_command(
     disable: tuple[str, ...],
     verbose: bool,
 ) -> None:
-    """Show the routing table in precedence order: host, path, app, distribution, claimant.
+    """Show the routing table in precedence order: host, path, app, distribution, claimant, status.
 
-    Only hook modules are imported, never the apps themselves.
+    Only hook modules are imported, never the apps themselves. With --match,
+    the exit status is 1 when the URL is refused (no route matches it, a
+    conflict, a malformed request).
     """
     from .routing.explain import explain
     from .web.report import route_rows
 
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
+    refused = False
     if url is not None:
         result = explain(host.dispatcher, url)
+        refused = result["status"] != 200
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
@@ -201,9 +205,11 @@ def routes_command(
         if as_json:
             _json_rows(rows)
         else:
-            _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
+            _table(rows, ["host", "path", "app", "distribution", "claimed_by", "status"])
     if verbose:
         _tracebacks(host.all_problems())
+    if refused:
+        sys.exit(1)
 
 
 @main.command("plugins")
@@ -302,7 +308,7 @@ def _json_rows(rows: list[dict[str, Any]]) -> None:
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     cells = [[c.upper().replace("_", " ") for c in columns]] + [
-        [str(r[c]) for c in columns] for r in rows
+        [", ".join(r[c]) if isinstance(r[c], list) else str(r[c]) for c in columns] for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     for row in cells:

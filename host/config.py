@@ -168,7 +168,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return parse_config(data, source=str(path))
 
 
-def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
+def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
     """Check a parsed TOML document and build the ``Config``; one ``ConfigError`` lists every mistake."""
     mistakes = _Mistakes()
     for name in sorted(set(data) - {"apphost", "waitress", "claims", "apps", "hosting"}):
@@ -212,7 +212,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             claims=tuple(claims),
             apps=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in apps.items()}),
             hosting=MappingProxyType(hosting),
-            source=source,
+            source=source or "<config>",
         ),
         mistakes,
     )
