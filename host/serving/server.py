@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import parse_listen
 from ..errors import ApphostError
 from ..host import Host
+from ..web.report import manifest
 from ..web.stack import request_stack
 from ._waitress import Server, create, socket_map, wasyncore
 from .drain import Drain, Drained
@@ -114,7 +115,7 @@ def run(host: Host, server: Server, worker: Worker | None = None) -> None:
                 if worker is not None:
                     if worker.board is not None:
                         worker.board.doing("")
-                    worker.ready()
+                    worker.ready(manifest(host))
                 server.print_listen("Serving on http://{}:{}")
                 with contextlib.suppress(Drained):
                     server.run()

@@ -29,11 +29,18 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
 Startup and shutdown hooks run in every worker process. The workers share
 their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
 operator set one) and removed at exit; see ``apphost.web.observe``.
+
+Every reload logs one line saying what it changed (apps and routes added,
+upgraded, removed, and new problems), from the manifests the old and new
+workers sent (``apphost.serving.changes``). What the supervisor knows (its
+workers, the recent reloads, the recycles) is written to ``STATUS_FILE`` in
+that folder on every change, for the status page a worker renders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import selectors
@@ -44,22 +51,25 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
 from ..errors import ApphostError
+from .changes import compare, describe_changes
 from .crashes import Crashes
 from .scoreboard import Scoreboard
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
-from .worker import FAILED, QUARANTINE, READY, RECYCLE, Worker
+from .worker import FAILED, MANIFEST, QUARANTINE, READY, RECYCLE, Worker
 
 log = logging.getLogger("apphost")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+STATUS_FILE = "apphost-supervisor.json"  # in METRICS_DIR: what the supervisor knows, as JSON
+KEEP_RELOADS = 10  # reloads the status file remembers
 
 
 def supervise(config: Config, argv: Sequence[str]) -> int:
@@ -116,6 +126,9 @@ class _Child:
     state: str = "starting"  # -> "serving" -> "stopping"
     said: bytes = b""  # what it wrote on the control socket, not yet handled
     replaces: _Child | None = None  # the worker this one takes over from, once serving
+    why: str = "start"  # why it was started: "start", "reload", "crash", a recycle reason
+    manifest: dict[str, Any] | None = None  # what it serves, as it said before "ready"
+    started: float = field(default_factory=time.time)
 
 
 class Supervisor:
@@ -139,6 +152,11 @@ class Supervisor:
         self.stopping = False
         self.exit_code = 0
         self.failure: str | None = None  # why the first generation could not start
+        self.started = time.time()
+        self.listen = [describe(s) for s in self.sockets]
+        self.reloads: list[dict[str, Any]] = []  # the last KEEP_RELOADS, newest last
+        self.recycled: dict[str, int] = {}  # reason -> workers replaced for it
+        self._reload_why = ""  # why the generation starting was started
         self._selector = selectors.DefaultSelector()
         self._reloads: Any = None  # apphost_reloads_total, if the workers share metrics
         self._recycled: Any = None  # apphost_worker_recycles_total{reason}
@@ -191,7 +209,8 @@ class Supervisor:
             log.info("the reload lifts the quarantine of %s", ", ".join(self.crashes.quarantined))
         self.crashes.reset()
         self.recycles.clear()
-        self._start_generation()
+        self._reload_why = why
+        self._start_generation("reload")
 
     def stop(self, why: str) -> None:
         """Stop every worker (they drain); a second call kills them."""
@@ -223,13 +242,16 @@ class Supervisor:
             self._selector.unregister(child.control)
             return
         child.said += data
-        if child.state == "starting" and child.said.startswith(READY):
-            child.said = child.said[len(READY) :]
-            child.state, child.deadline = "serving", None
-            self._promote(child)
-        while child.state != "starting" and b"\n" in child.said:
+        # "failed\n" is followed by a reason of any length, read once the worker exits.
+        while b"\n" in child.said and not child.said.startswith(FAILED):
             line, _, child.said = child.said.partition(b"\n")
-            if line.startswith(RECYCLE):
+            if line.startswith(MANIFEST) and child.state == "starting":
+                with contextlib.suppress(ValueError):
+                    child.manifest = json.loads(line[len(MANIFEST) :])
+            elif line + b"\n" == READY and child.state == "starting":
+                child.state, child.deadline = "serving", None
+                self._promote(child)
+            elif line.startswith(RECYCLE) and child.state != "starting":
                 self._ask_recycle(child, line[len(RECYCLE) :].decode(errors="replace"))
 
     def _ask_recycle(self, child: _Child, reason: str) -> None:
@@ -248,12 +270,18 @@ class Supervisor:
             old, reason = self.recycles.pop(0)
             if old in self.children and old.state == "serving":
                 log.info("replacing worker %d (%s): starting its successor", old.proc.pid, reason)
+                kind = reason.split(":", 1)[0]
+                self.recycled[kind] = self.recycled.get(kind, 0) + 1
                 if self._recycled is not None:
-                    self._recycled.labels(reason.split(":", 1)[0]).inc()
-                self._spawn(old.generation, replaces=old)
+                    self._recycled.labels(kind).inc()
+                self._spawn(old.generation, replaces=old, why=reason)
                 return
 
     def _promote(self, child: _Child) -> None:
+        self._promote_one(child)
+        self._publish()
+
+    def _promote_one(self, child: _Child) -> None:
         generation = child.generation
         for app, why in self.crashes.quarantined.items():  # it started before they were
             self._tell(child, QUARANTINE + f"{app}\t{why}".encode())
@@ -274,7 +302,12 @@ class Supervisor:
         for stale in old:
             self._terminate(stale)
         if old:
-            log.info("reloaded: worker(s) %s serve, %s draining", _pids(new), _pids(old))
+            changes = compare(old[0].manifest, new[0].manifest)
+            summary = describe_changes(changes)
+            log.info(
+                "reloaded: worker(s) %s serve, %s draining; %s", _pids(new), _pids(old), summary
+            )
+            self._remember_reload(True, summary, changes)
             if self._reloads is not None:
                 self._reloads.inc()
         else:
@@ -321,6 +354,7 @@ class Supervisor:
             self._start_failed(child, code, f"worker {pid} {how} before serving, while {status}")
         else:
             self._start_failed(child, code, f"worker {pid} {how} before serving (see above)")
+        self._publish()
 
     def _died(self, child: _Child, how: str, in_flight: list[tuple[str, str, str]]) -> None:
         """A serving worker died: say what it had in flight, quarantine, replace (backed off)."""
@@ -334,6 +368,7 @@ class Supervisor:
                     self._tell(other, QUARANTINE + f"{app}\t{why}".encode())
         if self.stopping:
             return
+        self.recycled["crash"] = self.recycled.get("crash", 0) + 1
         if self._recycled is not None:
             self._recycled.labels("crash").inc()
         delay = self.crashes.backoff()
@@ -347,7 +382,7 @@ class Supervisor:
         self._respawns = [r for r in self._respawns if r[0] > now]
         for _, generation in due:
             if not self.stopping:
-                self._spawn(generation)
+                self._spawn(generation, why="crash")
 
     def _tell(self, child: _Child, message: bytes) -> None:
         with contextlib.suppress(OSError):  # it is exiting: _reap() will see to it
@@ -378,13 +413,48 @@ class Supervisor:
                 pid,
                 reason,
             )
+            self._remember_reload(False, f"failed: {reason}", {"failed": [reason]})
 
-    def _start_generation(self) -> None:
+    def _remember_reload(self, ok: bool, summary: str, changes: dict[str, list[str]]) -> None:
+        reload = {"at": time.time(), "why": self._reload_why, "ok": ok, "summary": summary}
+        self.reloads = [*self.reloads, reload | changes][-KEEP_RELOADS:]
+
+    def _publish(self) -> None:
+        """Write what the supervisor knows to ``STATUS_FILE`` (replaced whole, never half-written)."""
+        folder = os.environ.get(METRICS_DIR)
+        if not folder:
+            return
+        status = {
+            "pid": os.getpid(),
+            "started": self.started,
+            "listen": self.listen,
+            "workers": [
+                {
+                    "pid": c.proc.pid,
+                    "generation": c.generation,
+                    "state": c.state,
+                    "started": c.started,
+                    "why": c.why,
+                }
+                for c in self.children
+            ],
+            "recycled": self.recycled,
+            "reloads": self.reloads,
+        }
+        path = os.path.join(folder, STATUS_FILE)
+        try:
+            with open(path + ".new", "w") as f:
+                json.dump(status, f)
+            os.replace(path + ".new", path)
+        except OSError as exc:  # the folder went away: the status page shows less
+            log.debug("cannot write %s: %s", path, exc)
+
+    def _start_generation(self, why: str = "start") -> None:
         generation = max([self.generation, *(c.generation for c in self.children)]) + 1
         for _ in range(self.workers):
-            self._spawn(generation)
+            self._spawn(generation, why=why)
 
-    def _spawn(self, generation: int, replaces: _Child | None = None) -> None:
+    def _spawn(self, generation: int, replaces: _Child | None = None, why: str = "start") -> None:
         mine, theirs = socket.socketpair()
         board = Scoreboard.create(self.threads)
         fds = [theirs.fileno(), board.fd, *(s.fileno() for s in self.sockets)]
@@ -405,10 +475,11 @@ class Supervisor:
             theirs.close()
         mine.setblocking(False)
         deadline = time.monotonic() + self.start_timeout
-        child = _Child(proc, mine, board, generation, deadline, replaces=replaces)
+        child = _Child(proc, mine, board, generation, deadline, replaces=replaces, why=why)
         self.children.append(child)
         self._selector.register(mine, selectors.EVENT_READ, child)
         log.info("started worker %d", proc.pid)
+        self._publish()
 
     def _terminate(self, child: _Child) -> None:
         if child.state != "stopping":

@@ -10,7 +10,8 @@ The supervisor (``apphost.serving.supervisor``) starts each worker as
 ``python -m apphost serve ...`` with the options it was given, plus two
 variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
 listening sockets) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
-On that control socket the worker writes ``ready\\n`` once it serves, or
+On that control socket the worker writes its manifest (what it serves, one
+JSON line, see ``apphost.serving.changes``) and ``ready\\n`` once it serves, or
 ``failed\\n`` and the reason before exiting; the supervisor closing its end
 (it exited) makes the worker drain and exit. Both variables are removed from
 the environment once read, so processes the apps start never see them.
@@ -19,11 +20,13 @@ the environment once read, so processes the apps start never see them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ApphostError
 from .scoreboard import ENV_FD, Scoreboard
@@ -32,6 +35,7 @@ from .sockets import adopt
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
 READY = b"ready\n"  # worker -> supervisor: serving
+MANIFEST = b"manifest "  # worker -> supervisor, before READY: JSON of what it serves, "\n"
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
 QUARANTINE = b"quarantine "  # supervisor -> worker, "app\twhy\n": answer 503 for app
@@ -82,9 +86,10 @@ class Worker:
             **board.environ(),
         }
 
-    def ready(self) -> None:
-        """Tell the supervisor this worker serves: it may now stop the previous ones."""
-        self._send(READY)
+    def ready(self, manifest: Mapping[str, Any] | None = None) -> None:
+        """Tell the supervisor this worker serves ``manifest``: it may now stop the previous ones."""
+        said = json.dumps(manifest).encode() + b"\n" if manifest is not None else b""
+        self._send(MANIFEST + said + READY if said else READY)
 
     def recycle(self, reason: str) -> None:
         """Ask the supervisor to replace this worker (it starts the successor first)."""

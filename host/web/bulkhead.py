@@ -85,6 +85,7 @@ class Bulkhead:
         "quarantined",
         "rejected",
         "reported",
+        "saturated_since",
         "served",
         "timeout",
     )
@@ -111,6 +112,7 @@ class Bulkhead:
         self.rejected = 0
         self.reported = 0  # of ``rejected``, how many the metrics have counted
         self.last_rejected = 0.0
+        self.saturated_since = 0.0  # the first rejection after SATURATED_FOR without one
         self.quarantined: str | None = None  # why, while quarantined
         self._full = Refusal(
             "503 Service Unavailable",
@@ -128,7 +130,10 @@ class Bulkhead:
         if len(active) > self.limit:
             del active[ident]
             self.rejected += 1
-            self.last_rejected = time.monotonic()
+            now = time.monotonic()
+            if now - self.last_rejected >= SATURATED_FOR:
+                self.saturated_since = now
+            self.last_rejected = now
             return self._full(environ, start_response)
         self.served += 1
         board = self.board
@@ -201,6 +206,7 @@ class Bulkheads:
         # Weak: a made app's bulkhead goes when its LRU forgets the app.
         self.all: weakref.WeakSet[Bulkhead] = weakref.WeakSet()
         self.quarantined: dict[str, str] = {}  # app name -> why
+        self.quarantined_at: dict[str, float] = {}  # app name -> time.time() it was
         self.stuck: dict[tuple[int, float], Stuck] = {}  # (thread, start) -> the request
         self.stuck_total: dict[str, int] = {}  # app -> requests found stuck so far
         self.recycling: str | None = None  # why this worker asked to be replaced
@@ -237,6 +243,7 @@ class Bulkheads:
         """Answer 503 for app ``name`` (and, for a plugin's made apps, ``name[key]``)."""
         log.error("app %r is quarantined until the next reload: %s", name, reason)
         self.quarantined[name] = reason
+        self.quarantined_at.setdefault(name, time.time())
         for bulkhead in self.each():
             if bulkhead.name == name:
                 bulkhead.quarantine(reason)

@@ -124,3 +124,20 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
         for out in host.left_out
     ]
     return rows
+
+
+def manifest(host: Host) -> dict[str, Any]:
+    """What this host serves, for the supervisor to compare across a reload (``serving.changes``)."""
+    routes = {}
+    for entry in host.dispatcher.table.entries:
+        conflict = entry.conflict
+        routes[entry.route.describe()] = (
+            f"conflict ({app_name(conflict.existing)}, {app_name(conflict.duplicate)})"
+            if conflict
+            else entry.name
+        )
+    return {
+        "apps": {n: f"{a.info.dist}=={a.info.version}" for n, a in sorted(host.apps.items())},
+        "routes": routes,
+        "problems": [str(p) for p in host.all_problems()],
+    }
