@@ -261,6 +261,39 @@ def check_command(config_path: str | None, disable: tuple[str, ...], verbose: bo
     )
 
 
+@main.command("status")
+@click.argument("url", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the status JSON instead.")
+@config_option
+def status_command(url: str | None, as_json: bool, config_path: str | None) -> None:
+    """Show what is wrong with a running instance, its apps, workers and reloads.
+
+    Reads URL's /_apphost/status.json (URL: http://HOST:PORT; default: the
+    first listen address configured). Exit status 0: ok; 2: degraded or
+    draining; 1: nothing answers there.
+    """
+    from .web.status import as_text, fetch_picture
+
+    if url is None:
+        url = _local_url(_load(config_path).listen[0])
+    try:
+        picture = fetch_picture(url)
+    except ApphostError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(picture, indent=2) if as_json else as_text(picture))
+    if picture.get("status") != "ok":
+        sys.exit(2)
+
+
+def _local_url(listen: str) -> str:
+    """``http://HOST:PORT`` for a listen address; a wildcard one is reached on loopback."""
+    from .config import parse_listen
+
+    host, port = parse_listen(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 @main.command("new")
 @click.argument("name")
 @click.option(

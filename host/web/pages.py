@@ -190,9 +190,9 @@ small{color:#555}.good{color:#1b5e20}.bad{color:#b00020;font-weight:600}
 table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-td,li{overflow-wrap:anywhere}
+td,li{overflow-wrap:break-word}
 @media (max-width:640px){
-body{padding:.6em}
+body{padding:.6em}td,li{overflow-wrap:anywhere}
 table,thead,tbody,tr,th,td{display:block;width:100%}thead{display:none}
 tr{border:1px solid #ddd;margin:.4em 0;padding:.2em 0}td{border:0;padding:.1em .5em}
 td.n{text-align:left}td::before{content:attr(data-label) ": ";color:#555}
@@ -274,7 +274,7 @@ def _apps(picture: dict[str, Any]) -> str:
     rows = [
         {
             "app": r["name"],
-            "status": r["status"],
+            "status": _short(r["status"]),
             "requests": r["requests"],
             "errors": f"{r['error_rate']:.1%}",
             "p50": "-" if r["p50_ms"] is None else f"{r['p50_ms']:g} ms",
@@ -318,7 +318,10 @@ def _reloads(picture: dict[str, Any]) -> str:
 
 def _routes(picture: dict[str, Any]) -> str:
     columns = ["host", "path", "app", "distribution", "claimed_by", "status"]
-    rows = [{c.replace("_", " "): r[c] for c in columns} for r in picture["routes"]]
+    rows = [
+        {c.replace("_", " "): _short(r[c]) if c == "status" else r[c] for c in columns}
+        for r in picture["routes"]
+    ]
     return "<h2>Routes</h2>" + _table(rows, "routes")
 
 
@@ -358,6 +361,12 @@ def _table(rows: list[dict[str, Any]], ident: str) -> str:
             cells.append(f"<td data-label='{_e(c)}'{cls}>{_e(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table id={ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _short(status: str) -> str:
+    """``failed`` for ``failed: why`` (the why is listed under "Wrong now"), else as it is."""
+    head = status.split(":", 1)[0]
+    return head if head in ("failed", "quarantined") else status
 
 
 def _clock(at: float) -> str:

@@ -369,6 +369,57 @@ def _version() -> str:
         return "unknown"
 
 
+# -- ``apphost status``: another instance's picture, as text ------------------------
+
+
+def status_url(base: str) -> str:
+    """The status JSON's URL for ``base``: ``HOST:PORT``, ``http://HOST:PORT[/prefix]``, or itself."""
+    if "://" not in base:
+        base = "http://" + base
+    base = base.rstrip("/")
+    if base.endswith(LINKS["status_json"]):
+        return base
+    if base.endswith("/_apphost"):
+        base = base[: -len("/_apphost")]
+    return base + LINKS["status_json"]
+
+
+def fetch_picture(base: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The picture a running instance at ``base`` gives; ``ApphostError`` saying why if none."""
+    import urllib.error
+    import urllib.request
+
+    from ..errors import ApphostError
+
+    url = status_url(base)
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        hint = {
+            403: 'its status pages answer loopback clients only (status_page = "local"):'
+            " run apphost status on that machine",
+            404: 'no apphost status page there (status_page = "off", or not apphost)',
+        }.get(exc.code, "")
+        raise ApphostError(
+            f"{url} answered {exc.code} {exc.reason}" + (f": {hint}" if hint else "")
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ApphostError(
+            f"nothing answers at {url}: {reason}. Is apphost serve running there?"
+            " Give its address: apphost status http://HOST:PORT"
+        ) from None
+    try:
+        picture = json.loads(body)
+        if not isinstance(picture, dict) or "apphost" not in picture:
+            raise ValueError("not a picture")
+    except ValueError:
+        raise ApphostError(f"{url} did not answer with apphost's status JSON") from None
+    return dict(picture)
+
+
 # -- text, for ``apphost status`` ---------------------------------------------------
 
 
