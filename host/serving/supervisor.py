@@ -69,6 +69,7 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
 STATUS_FILE = "apphost-supervisor.json"  # in METRICS_DIR: what the supervisor knows, as JSON
+WRONG_FILE = "apphost-wrong-{pid}.json"  # in METRICS_DIR: what is wrong in a worker (web.status)
 KEEP_RELOADS = 10  # reloads the status file remembers
 
 
@@ -339,6 +340,8 @@ class Supervisor:
 
             mark_process_dead(pid)  # type: ignore[no-untyped-call]
             fold_dead(os.environ[METRICS_DIR], pid)
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(os.environ[METRICS_DIR], WRONG_FILE.format(pid=pid)))
         if child.replaces is not None:  # a successor that died: its predecessor stays
             child.replaces = None
             self._next_recycle()

@@ -221,6 +221,7 @@ class Bulkheads:
         )
         self._lock = threading.Lock()  # guards ``all``: a WeakSet may not change while iterated
         self._thread: threading.Thread | None = None
+        self.watchers: list[Callable[[], object]] = []  # called after each pass of the watch
         self._stop = threading.Event()
 
     def wrap(self, app: WSGIApplication, name: str, group: str, dist: str) -> Bulkhead:
@@ -295,6 +296,8 @@ class Bulkheads:
         if metrics is not None:
             metrics.fold()  # the requests counted per thread since the last pass
         self._maybe_recycle()
+        for watcher in self.watchers:
+            watcher()
 
     @staticmethod
     def _count(metrics: Any, bulkhead: Bulkhead) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..routing.refusals import Refusal
 from .report import plugin_rows, route_rows
-from .status import StatusView, duration
+from .status import StatusView, duration, short_state, where, wrong_elsewhere
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -79,10 +79,18 @@ def trouble(host: Host) -> dict[str, Any]:
     """What is wrong right now: failed, quarantined and saturated apps, conflicts, stuck requests."""
     bulkheads = host.bulkheads
     now = time.monotonic()
+    elsewhere = wrong_elsewhere()  # in the other workers, when there are some
+    failed = {n for n, a in host.apps.items() if a.info.failed}
+    quarantined = dict(bulkheads.quarantined)
+    for w in elsewhere:
+        if w["kind"] == "failed":
+            failed.add(w["app"])
+        elif w["kind"] == "quarantined":
+            quarantined.setdefault(w["app"], w["why"])
     return {
-        "failed": sorted(n for n, a in host.apps.items() if a.info.failed),
+        "failed": sorted(failed),
         "conflicts": [str(e.conflict) for e in host.dispatcher.table.entries if e.conflict],
-        "quarantined": dict(sorted(bulkheads.quarantined.items())),
+        "quarantined": dict(sorted(quarantined.items())),
         "saturated": sorted({b.name for b in bulkheads.each() if b.saturated}),
         "stuck": [
             {"app": s.app, "method": s.method, "path": s.path, "seconds": round(s.age(now), 1)}
@@ -253,7 +261,7 @@ def _wrong(picture: dict[str, Any]) -> str:
         return "<h2>Wrong now</h2><p class=good id=nothing>Nothing is wrong right now.</p>"
     items = "".join(
         f"<li data-kind={_e(w['kind'])} data-app={_e(w['app'])}>"
-        f"<span class=kind>{_e(w['kind'])}</span>{_e(_what(w))}"
+        f"<span class=kind>{_e(w['kind'])}</span>{_e(_what(w) + where(w))}"
         f" <small>since {_e(_clock(w['since']))} ({_e(duration(at - w['since']))} ago)</small></li>"
         for w in wrong
     )
@@ -274,7 +282,7 @@ def _apps(picture: dict[str, Any]) -> str:
     rows = [
         {
             "app": r["name"],
-            "status": _short(r["status"]),
+            "status": short_state(r["status"]),
             "requests": r["requests"],
             "errors": f"{r['error_rate']:.1%}",
             "p50": "-" if r["p50_ms"] is None else f"{r['p50_ms']:g} ms",
@@ -319,7 +327,7 @@ def _reloads(picture: dict[str, Any]) -> str:
 def _routes(picture: dict[str, Any]) -> str:
     columns = ["host", "path", "app", "distribution", "claimed_by", "status"]
     rows = [
-        {c.replace("_", " "): _short(r[c]) if c == "status" else r[c] for c in columns}
+        {c.replace("_", " "): short_state(r[c]) if c == "status" else r[c] for c in columns}
         for r in picture["routes"]
     ]
     return "<h2>Routes</h2>" + _table(rows, "routes")
@@ -361,12 +369,6 @@ def _table(rows: list[dict[str, Any]], ident: str) -> str:
             cells.append(f"<td data-label='{_e(c)}'{cls}>{_e(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table id={ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _short(status: str) -> str:
-    """``failed`` for ``failed: why`` (the why is listed under "Wrong now"), else as it is."""
-    head = status.split(":", 1)[0]
-    return head if head in ("failed", "quarantined") else status
 
 
 def _clock(at: float) -> str:

@@ -13,6 +13,12 @@ least ``WINDOW`` seconds old (until there is one, the window is "since
 start", and says so). The workers and the recent reloads come from the file
 the supervisor keeps (``apphost.serving.supervisor.STATUS_FILE``); without a
 supervisor the one worker is this process.
+
+An app fails to load, is quarantined, saturated or stuck in one worker; so
+that whichever worker answers tells the whole story, each worker writes
+what is wrong in it to ``WRONG_FILE`` in the metrics folder from its watch
+thread (once a second, only when it changed), and a picture, or the health
+check, reads the other live workers' files.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ LINKS = {
     "routes": "/_apphost/routes",
     "plugins": "/_apphost/plugins",
 }
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+SHARED_KINDS = ("failed", "quarantined", "saturated", "stuck")  # what differs between workers
+_ORDER = {"failed": 0, "conflict": 1, "quarantined": 2, "saturated": 3, "stuck": 4}
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -92,6 +101,21 @@ class StatusView:
         self.started = time.time()  # about when this worker built its host
         self._samples: list[tuple[float, dict[str, Totals]]] = []
         self._lock = threading.Lock()
+        self._shared = ""  # what this worker last wrote to its WRONG_FILE
+        host.bulkheads.watchers.append(self.share)
+
+    def share(self) -> None:
+        """Write what is wrong in this worker where the others read it (the watch thread)."""
+        folder = os.environ.get(METRICS_DIR)
+        if not folder:
+            return
+        mine = [w for w in self._wrong(time.time()) if w["kind"] in SHARED_KINDS]
+        text = json.dumps(mine)
+        if text != self._shared:
+            from ..serving.supervisor import WRONG_FILE
+
+            _write(os.path.join(folder, WRONG_FILE.format(pid=os.getpid())), text)
+            self._shared = text
 
     def picture(self) -> dict[str, Any]:
         host = self.host
@@ -99,7 +123,7 @@ class StatusView:
         supervisor = read_supervisor()
         totals = self._totals()
         seconds, before = self._window(now, totals, supervisor)
-        wrong = self._wrong(now)
+        wrong = _merge(self._wrong(now), wrong_elsewhere(supervisor))
         workers = self._workers(now, supervisor)
         serving = sum(1 for w in workers if w["state"] == "serving") or 1
         state = "draining" if host.draining else "degraded" if wrong else "ok"
@@ -117,12 +141,12 @@ class StatusView:
             },
             "wrong": wrong,
             "window": {"seconds": round(seconds, 1), "since_start": before is None},
-            "apps": self._apps(totals, before or {}, serving),
+            "apps": self._apps(totals, before or {}, serving, wrong),
             "workers": workers,
             "recycled": supervisor.get("recycled", {}),
             "reloads": list(reversed(supervisor.get("reloads", []))),  # newest first
             "pools": [],  # process pools ([hosting.NAME] isolation = "process"): one row each
-            "routes": route_rows(host),
+            "routes": _route_states(route_rows(host), wrong),
             "plugins": plugin_rows(host),
             "links": LINKS,
         }
@@ -231,12 +255,17 @@ class StatusView:
         return now - supervisor.get("started", self.started), None
 
     def _apps(
-        self, totals: dict[str, Totals], before: dict[str, Totals], serving: int
+        self,
+        totals: dict[str, Totals],
+        before: dict[str, Totals],
+        serving: int,
+        wrong: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
         host = self.host
         limits = {b.name: b.limit for b in host.bulkheads.each()}
-        quarantined = host.bulkheads.quarantined
-        saturated = {b.name for b in host.bulkheads.each() if b.saturated}
+        quarantined = {w["app"]: w["why"] for w in wrong if w["kind"] == "quarantined"}
+        failed = {w["app"]: w["why"] for w in wrong if w["kind"] == "failed"}
+        saturated = {w["app"] for w in wrong if w["kind"] == "saturated"}
         rows: list[dict[str, Any]] = []
         for name in sorted(set(host.apps) | set(totals)):
             lazy = host.apps.get(name)
@@ -247,8 +276,8 @@ class StatusView:
             p50, p99 = t.quantile(0.5), t.quantile(0.99)
             if name in quarantined:
                 state = f"quarantined: {quarantined[name]}"
-            elif lazy is not None and lazy.info.failed:
-                state = lazy.info.state
+            elif name in failed:
+                state = f"failed: {failed[name]}"
             elif name in saturated:
                 state = "saturated"
             else:
@@ -300,6 +329,67 @@ class StatusView:
                 }
             )
         return rows
+
+
+def _merge(here: list[dict[str, Any]], elsewhere: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """This worker's list and the others': one failed or quarantined item per app, kinds in order."""
+    seen = {(w["kind"], w["app"]) for w in here if w["kind"] in ("failed", "quarantined")}
+    merged = list(here)
+    for w in elsewhere:
+        key = (w["kind"], w["app"])
+        if key in seen:
+            continue
+        if w["kind"] in ("failed", "quarantined"):
+            seen.add(key)
+        merged.append(w)
+    merged.sort(key=lambda w: _ORDER.get(w["kind"], len(_ORDER)))  # stable: each kind's order
+    return merged
+
+
+def _route_states(rows: list[dict[str, Any]], wrong: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Routes whose app failed or is quarantined in another worker do not say ok either."""
+    states = {
+        w["app"]: f"{w['kind']}: {w['why']}"
+        for w in wrong
+        if w["kind"] in ("failed", "quarantined")
+    }
+    for row in rows:
+        if row["status"] == "ok" and row["app"] in states:
+            row["status"] = states[row["app"]]
+    return rows
+
+
+def wrong_elsewhere(supervisor: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """What the other live workers said is wrong in them, each item naming its ``worker``."""
+    folder = os.environ.get(METRICS_DIR)
+    if not folder:
+        return []
+    if supervisor is None:
+        supervisor = read_supervisor()
+    from ..serving.supervisor import WRONG_FILE
+
+    found = []
+    for w in supervisor.get("workers", ()):
+        pid = w["pid"]
+        if pid == os.getpid() or w["state"] == "starting":
+            continue
+        try:
+            with open(os.path.join(folder, WRONG_FILE.format(pid=pid))) as f:
+                items = json.load(f)
+        except (OSError, ValueError):
+            continue
+        found += [item | {"worker": pid} for item in items if isinstance(item, dict)]
+    return found
+
+
+def _write(path: str, text: str) -> None:
+    """Replace ``path`` whole (readers never see half of it); never raises."""
+    try:
+        with open(path + ".new", "w") as f:
+            f.write(text)
+        os.replace(path + ".new", path)
+    except OSError:
+        pass
 
 
 def _item(kind: str, app: str, why: str, since: float, info: Any = None) -> dict[str, Any]:
@@ -435,7 +525,8 @@ def as_text(picture: dict[str, Any]) -> str:
         lines.append(f"\nWrong now ({len(wrong)}):")
         at = a["at"]
         lines += [
-            f"  {w['kind'].upper()} {w['app']}: {w['why']} (since {duration(at - w['since'])} ago)"
+            f"  {w['kind'].upper()} {w['app']}: {w['why']}{where(w)}"
+            f" (since {duration(at - w['since'])} ago)"
             for w in wrong
         ]
     else:
@@ -448,7 +539,7 @@ def as_text(picture: dict[str, Any]) -> str:
         [
             [
                 r["name"],
-                r["status"],
+                short_state(r["status"]),
                 str(r["requests"]),
                 f"{r['error_rate']:.1%}",
                 _ms(r["p50_ms"]),
@@ -481,6 +572,17 @@ def as_text(picture: dict[str, Any]) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"]))
         lines.append(f"  {when} ({r['why']}): {r['summary']}")
     return "\n".join(lines)
+
+
+def short_state(status: str) -> str:
+    """``failed`` for ``failed: why`` (the why is listed under what is wrong), else as it is."""
+    head = status.split(":", 1)[0]
+    return head if head in ("failed", "quarantined") else status
+
+
+def where(item: dict[str, Any]) -> str:
+    """`` (in worker 123)`` for what another worker said, else nothing."""
+    return f" (in worker {item['worker']})" if "worker" in item else ""
 
 
 def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
