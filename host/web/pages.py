@@ -56,13 +56,11 @@ def health(host: Host, environ: WSGIEnvironment, start_response: StartResponse) 
     """
     wrong = trouble(host)
     state = "draining" if host.draining else "degraded" if any(wrong.values()) else "ok"
-    body = json.dumps(
-        {
-            "status": state,
-            "apps": {n: a.info.state for n, a in host.apps.items()},
-            **wrong,
-        }
-    ).encode()
+    apps = {n: a.info.state for n, a in host.apps.items()}
+    for name in wrong["failed"]:  # failed in another worker, if not in this one
+        if name in apps and not apps[name].startswith("failed"):
+            apps[name] = "failed"
+    body = json.dumps({"status": state, "apps": apps, **wrong}).encode()
     status = "503 Service Unavailable" if host.draining else "200 OK"
     start_response(
         status,

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Served by the host under test, so it is same-origin with /_apphost/ and may read its
-# DOM: the status page in an iframe as wide as a phone, measured once it has loaded.
+# DOM: the status page in an iframe as wide as a phone, measured once it has loaded,
+# then looked at again after its own refresh (every 5 s) has replaced its sections.
 PROBE = """
 PAGE = b'''<!doctype html><html><body style="margin:0">
 <iframe id=f src="/_apphost/" style="width:%dpx;height:844px;border:0"></iframe>
@@ -47,9 +48,16 @@ PAGE = b'''<!doctype html><html><body style="margin:0">
 document.getElementById("f").onload = function () {
   var doc = this.contentDocument, root = doc.documentElement;
   var first = doc.querySelector("ul.wrong li");
-  document.getElementById("out").textContent = JSON.stringify({
-    scroll: root.scrollWidth, client: root.clientWidth,
-    first: first && first.dataset.app, kinds: first && first.dataset.kind});
+  var seen = {scroll: root.scrollWidth, client: root.clientWidth,
+    first: first && first.dataset.app, kinds: first && first.dataset.kind};
+  var mark = doc.createElement("i");  // gone once the page has refreshed its sections
+  mark.id = "stale";
+  doc.getElementById("wrong").appendChild(mark);
+  setTimeout(function () {
+    seen.refreshed = !doc.getElementById("stale");
+    seen.still_first = doc.querySelector("ul.wrong li").dataset.app;
+    document.getElementById("out").textContent = JSON.stringify(seen);
+  }, 8000);
 };
 </script></body></html>'''
 
@@ -101,13 +109,15 @@ def test_status_page_in_chromium_leads_with_the_failing_app(
 
     # The status page at a phone's width: no sideways scroll, the failing app first.
     probed = chromium(
-        tmp_path / "p2", "--virtual-time-budget=15000", "--dump-dom", f"{server.url}/probe"
+        tmp_path / "p2", "--virtual-time-budget=20000", "--dump-dom", f"{server.url}/probe"
     )
     found = re.search(r"<pre id=\"out\">(\{.*?\})</pre>", probed)
     assert found, probed[:3000]
     measured = json.loads(found.group(1).replace("&quot;", '"'))
     assert measured["first"] == "broken" and measured["kinds"] == "failed"
     assert measured["client"] == PHONE and measured["scroll"] <= PHONE, measured
+    # It refreshed itself from status.json (every 5 s) without a reload of the page.
+    assert measured["refreshed"] is True and measured["still_first"] == "broken", measured
 
     shots = []
     for name, width, height in (("desktop", 1280, 900), ("phone", PHONE, 844)):

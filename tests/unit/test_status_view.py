@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from apphost import Claim, app_factory
+from apphost.cli import _local_url
 from apphost.host import Host
 from apphost.testing import HostFactory
 from apphost.web import status as status_module
 from apphost.web.stack import request_stack
-from apphost.web.status import StatusView, Totals, as_text
+from apphost.web.status import StatusView, Totals, as_text, status_url
 from werkzeug.test import Client as _Client
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -196,3 +197,30 @@ def test_text_form(host: Host) -> None:
 def test_quantile(buckets: dict[float, float], q: float, expected: float | None) -> None:
     got = Totals(buckets=buckets).quantile(q)
     assert got == pytest.approx(expected) if expected is not None else got is None
+
+
+@pytest.mark.parametrize(
+    ("given", "url"),
+    [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080/_apphost/status.json"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/_apphost/status.json"),
+        ("http://[::1]:8080/_apphost/", "http://[::1]:8080/_apphost/status.json"),
+        ("http://h/prefix/_apphost", "http://h/prefix/_apphost/status.json"),
+        ("http://h/_apphost/status.json", "http://h/_apphost/status.json"),
+    ],
+)
+def test_status_url(given: str, url: str) -> None:
+    assert status_url(given) == url
+
+
+@pytest.mark.parametrize(
+    ("listen", "url"),
+    [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("0.0.0.0:80", "http://127.0.0.1:80"),
+        ("[::]:8080", "http://[::1]:8080"),
+        ("[::1]:9", "http://[::1]:9"),
+    ],
+)
+def test_status_command_reaches_the_listen_address(listen: str, url: str) -> None:
+    assert _local_url(listen) == url
