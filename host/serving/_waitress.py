@@ -28,7 +28,8 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
   ``queue_logger``, ``set_thread_count()``, ``shutdown()``.
 - ``trigger.trigger``: ``pull_trigger(callable)``.
 - ``proxy_headers_middleware`` with the ``trusted_proxy*`` adjustments, applied
-  by apphost's request stack instead of inside ``BaseWSGIServer.__init__``.
+  by apphost's request stack instead of inside ``BaseWSGIServer.__init__``,
+  and ``waitress.proxy_headers.PROXY_HEADERS``, the headers it reads or removes.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import waitress
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
-from waitress.proxy_headers import proxy_headers_middleware
+from waitress.proxy_headers import PROXY_HEADERS, proxy_headers_middleware
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 __all__ = [
+    "PROXY_HEADER_KEYS",
     "Adjustments",
     "BaseWSGIServer",
     "HTTPChannel",
@@ -92,6 +94,10 @@ def create(
     served = {k: v for k, v in adjustments.items() if k not in PROXY_KEYS}
     served["clear_untrusted_proxy_headers"] = False
     return waitress.create_server(stack(adj), map={}, _dispatcher=dispatcher, **served)
+
+
+# The environ keys of the headers waitress's proxy-header layer reads or removes.
+PROXY_HEADER_KEYS = frozenset(f"HTTP_{name}" for name in PROXY_HEADERS)
 
 
 def proxy_headers(app: WSGIApplication, adj: Adjustments) -> WSGIApplication:
