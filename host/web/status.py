@@ -280,8 +280,10 @@ class StatusView:
                 state = f"failed: {failed[name]}"
             elif name in saturated:
                 state = "saturated"
+            elif lazy is None or now.requests:  # loaded in whichever worker answered them
+                state = "ok"
             else:
-                state = lazy.info.state if lazy is not None else "ok"
+                state = lazy.info.state
             limit = limits.get(name)
             rows.append(
                 {

@@ -145,6 +145,12 @@ def test_status_command_shows_what_is_wrong(
     assert picture["status"] == "degraded" and picture["apphost"]["pid"] == served.proc.pid
     assert len(picture["workers"]) == 2
     hello = next(a for a in picture["apps"] if a["name"] == "hello")
+    deadline = time.monotonic() + 10  # each worker folds its counts into the files once a second
+    while hello["requests"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        picture = json.loads(served.get("/_apphost/status.json")[1])
+        hello = next(a for a in picture["apps"] if a["name"] == "hello")
+    assert hello["status"] == "ok" and hello["requests"] == 3  # loaded in one worker or both
     assert hello["limit"] == 2 * 6  # two workers, 16 threads each: 6 per app per worker
     with capsys.disabled():
         print("\n$ apphost status " + served.url + "\n" + done.stdout)
