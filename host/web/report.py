@@ -47,7 +47,7 @@ def route_rows(host: Host) -> list[dict[str, Any]]:
                 )
                 status = f"conflict: with {others} at equal priority; the route answers 503"
             elif route is winner:
-                status = _app_status(host, entry)
+                status = _route_status(host, entry)
             else:
                 status = f"lost to {winner.claimant} (priority {winner.claim.priority})"
             rows.append(_route_row(host, entry, route, status))
@@ -73,7 +73,7 @@ def _route_row(host: Host, entry: Entry, route: Route, status: str) -> dict[str,
     }
 
 
-def _app_status(host: Host, entry: Entry) -> str:
+def _route_status(host: Host, entry: Entry) -> str:
     """A winning route's status: its app's (``failed: ...``, ``quarantined: ...``), else ok."""
     app = entry.route.claim.app
     if not isinstance(app, str) or entry.route.claim.factory is not None:
@@ -83,6 +83,15 @@ def _app_status(host: Host, entry: Entry) -> str:
         return f"quarantined: {why}"
     info = host.apps[app].info  # not loaded yet is ok: apps load on their first request
     return info.state if info.failed else "ok"
+
+
+def _app_status(host: Host, name: str) -> str:
+    """``ok``, ``failed: why``...; and why it has no route, if it has none (fail closed)."""
+    state = host.apps[name].info.state
+    unmounted = host.unmounted.get(name)
+    if unmounted is None:
+        return state
+    return f"{state}; not mounted: {unmounted.partition(': not mounted: ')[2]}"
 
 
 def plugin_rows(host: Host) -> list[dict[str, Any]]:
@@ -95,7 +104,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "entry_point": a.info.entry_point,
             "interface": a.info.interface,
             "hooks": [],
-            "status": a.info.state,
+            "status": _app_status(host, name),
         }
         for name, a in sorted(host.apps.items())
     ]

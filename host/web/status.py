@@ -133,6 +133,7 @@ class StatusView:
                 "version": _version(),
                 "server_name": host.config.server_name,
                 "listen": supervisor.get("listen") or list(host.config.listen),
+                "admin_listen": supervisor.get("admin_listen", list(host.config.admin_listen)),
                 "pid": supervisor.get("pid", os.getpid()),
                 "started": supervisor.get("started", self.started),
                 "uptime": round(now - supervisor.get("started", self.started), 1),
@@ -521,6 +522,7 @@ def as_text(picture: dict[str, Any]) -> str:
     lines = [
         f"apphost {a['version']}: {picture['status'].upper()}; pid {a['pid']},"
         f" up {duration(a['uptime'])}, listening on {', '.join(a['listen'])}"
+        + (f" (own pages on {', '.join(a['admin_listen'])})" if a.get("admin_listen") else "")
     ]
     wrong = picture["wrong"]
     if wrong:

@@ -68,8 +68,13 @@ def test_what_is_wrong_comes_first_failed_then_conflicted(host: Host) -> None:
     routes = {r["path"]: r["status"] for r in picture["routes"]}
     assert routes["/broken"].startswith("failed: ") and routes["/good"] == "ok"
     assert routes["/both"].startswith("conflict: ")
-    health = json.loads(client.get("/_apphost/health").text)
+    health = json.loads(client.get("/_apphost/health", environ_base=LOCAL).text)
     assert health["status"] == "degraded" and health["failed"] == ["broken"]
+    # Anybody else is told the state only (no app names), still degraded.
+    remote = {"REMOTE_ADDR": "192.0.2.1"}
+    assert json.loads(client.get("/_apphost/health", environ_base=remote).text) == {
+        "status": "degraded"
+    }
     assert health["conflicts"] and "route /both is claimed twice" in health["conflicts"][0]
 
 
