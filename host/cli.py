@@ -271,13 +271,14 @@ def status_command(url: str | None, as_json: bool, config_path: str | None) -> N
     """Show what is wrong with a running instance, its apps, workers and reloads.
 
     Reads URL's /_apphost/status.json (URL: http://HOST:PORT; default: the
-    first listen address configured). Exit status 0: ok; 2: degraded or
-    draining; 1: nothing answers there.
+    first admin_listen address configured, else the first listen address).
+    Exit status 0: ok; 2: degraded or draining; 1: nothing answers there.
     """
     from .web.status import as_text, fetch_picture
 
-    if url is None:
-        url = _local_url(_load(config_path).listen[0])
+    if url is None:  # the status pages answer on admin_listen when it is set
+        config = _load(config_path)
+        url = _local_url((config.admin_listen or config.listen)[0])
     try:
         picture = fetch_picture(url)
     except ApphostError as exc:

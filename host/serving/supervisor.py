@@ -150,6 +150,7 @@ class Supervisor:
     ) -> None:
         self.sockets = list(sockets)
         self.admin = list(admin)  # admin_listen's: the own pages answer only there
+        self.admin_listen = [describe(s) for s in self.admin]  # described now: they close
         self.argv = list(argv)
         self.workers = config.workers
         self.threads = config.threads
@@ -442,7 +443,7 @@ class Supervisor:
             "pid": os.getpid(),
             "started": self.started,
             "listen": self.listen,
-            "admin_listen": [describe(s) for s in self.admin],
+            "admin_listen": self.admin_listen,
             "workers": [
                 {
                     "pid": c.proc.pid,

@@ -187,12 +187,16 @@ class StatusView:
         for s in sorted(bulkheads.stuck.values(), key=lambda s: s.started):
             why = f"stuck request {s.method} {s.path} running for {s.age():.0f}s, past its request_timeout"
             wrong.append(_item("stuck", s.app, why, wall + s.started))
-        shown = {"app", "conflict"}  # problems of these kinds are listed above already
-        for problem in host.problems:
-            if problem.kind.value not in shown and not (
-                problem.kind.value == "plugin" and problem.plugin in host.plugins
-            ):
-                wrong.append(_item(problem.kind.value, problem.subject, str(problem), self.started))
+        failed = {w["app"] for w in wrong if w["kind"] == "failed"}
+        for problem in host.problems:  # what is not listed above already
+            kind = problem.kind.value
+            if kind == "conflict" or (kind == "app" and problem.subject in failed):
+                continue
+            if kind == "plugin" and problem.plugin in host.plugins:
+                continue
+            if kind == "app" and ": not mounted: " in problem.message:
+                kind = "unmounted"
+            wrong.append(_item(kind, problem.subject, str(problem), self.started))
         return wrong
 
     # -- per app ----------------------------------------------------------------
