@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,17 @@ def test_status_command_when_nothing_answers() -> None:
     assert done.returncode == 1
     assert f"Error: nothing answers at http://127.0.0.1:{port}/_apphost/status.json" in done.stderr
     assert "Is apphost serve running there?" in done.stderr
+
+
+def test_status_command_reads_the_configured_address(serve: Serve, tmp_path: Path) -> None:
+    """Without a URL it asks admin_listen (where the status pages are) when it is set."""
+    admin = free_port()
+    config = tmp_path / "op.toml"
+    config.write_text(f'[apphost]\nadmin_listen = ["127.0.0.1:{admin}"]\n')
+    served = serve("--config", str(config))
+    served.wait_for(rf"own pages \(admin_listen\) on http://127\.0\.0\.1:{admin}/")
+    done = status("--config", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert ": OK; pid " in first and f"(own pages on 127.0.0.1:{admin})" in first
+    assert f"listening on 127.0.0.1:{served.port}" in first
