@@ -40,6 +40,7 @@ from ..config import parse_listen
 from ..errors import ApphostError
 from ..host import Host
 from ..web.bulkhead import logged_here
+from ..web.report import manifest
 from ..web.stack import admin_stack, request_stack
 from ._waitress import Server, create, socket_map, wasyncore
 from .drain import Drain, Drained
@@ -143,7 +144,7 @@ def run(host: Host, server: Server, worker: Worker | None = None) -> None:
                 if worker is not None:
                     if worker.board is not None:
                         worker.board.doing("")
-                    worker.ready()
+                    worker.ready(manifest(host))
                 server.print_listen("Serving on http://{}:{}")
                 with contextlib.suppress(Drained):
                     server.run()

@@ -29,11 +29,18 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
 Startup and shutdown hooks run in every worker process. The workers share
 their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
 operator set one) and removed at exit; see ``apphost.web.observe``.
+
+Every reload logs one line saying what it changed (apps and routes added,
+upgraded, removed, and new problems), from the manifests the old and new
+workers sent (``apphost.serving.changes``). What the supervisor knows (its
+workers, the recent reloads, the recycles) is written to ``STATUS_FILE`` in
+that folder on every change, for the status page a worker renders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import selectors
@@ -44,23 +51,27 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
 from ..errors import ApphostError
+from .changes import compare, describe_changes
 from .crashes import Crashes
 from .pools import Pools, pool_threads
 from .scoreboard import Scoreboard
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
-from .worker import ENV_POOL, FAILED, POOL, QUARANTINE, READY, RECYCLE, Worker
+from .worker import ENV_POOL, FAILED, MANIFEST, POOL, QUARANTINE, READY, RECYCLE, Worker
 
 log = logging.getLogger("apphost")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+STATUS_FILE = "apphost-supervisor.json"  # in METRICS_DIR: what the supervisor knows, as JSON
+WRONG_FILE = "apphost-wrong-{pid}.json"  # in METRICS_DIR: what is wrong in a worker (web.status)
+KEEP_RELOADS = 10  # reloads the status file remembers
 
 
 def supervise(config: Config, argv: Sequence[str]) -> int:
@@ -129,6 +140,9 @@ class _Child:
     state: str = "starting"  # -> "serving" -> "stopping"
     said: bytes = b""  # what it wrote on the control socket, not yet handled
     replaces: _Child | None = None  # the worker this one takes over from, once serving
+    why: str = "start"  # why it was started: "start", "reload", "crash", a recycle reason
+    manifest: dict[str, Any] | None = None  # what it serves, as it said before "ready"
+    started: float = field(default_factory=time.time)
     pool: str | None = None  # the isolated app it serves, if a pool process
 
     def __str__(self) -> str:
@@ -150,6 +164,7 @@ class Supervisor:
     ) -> None:
         self.sockets = list(sockets)
         self.admin = list(admin)  # admin_listen's: the own pages answer only there
+        self.admin_listen = [describe(s) for s in self.admin]  # described now: they close
         self.pools = pools or Pools("", {}, {})
         self.config = config
         self.restarts = dict.fromkeys(self.pools.sizes, 0)  # pool -> processes replaced
@@ -168,6 +183,11 @@ class Supervisor:
         self.stopping = False
         self.exit_code = 0
         self.failure: str | None = None  # why the first generation could not start
+        self.started = time.time()
+        self.listen = [describe(s) for s in self.sockets]
+        self.reloads: list[dict[str, Any]] = []  # the last KEEP_RELOADS, newest last
+        self.recycled: dict[str, int] = {}  # reason -> workers replaced for it
+        self._reload_why = ""  # why the generation starting was started
         self._selector = selectors.DefaultSelector()
         self._reloads: Any = None  # apphost_reloads_total, if the workers share metrics
         self._recycled: Any = None  # apphost_worker_recycles_total{reason}
@@ -237,7 +257,8 @@ class Supervisor:
             log.info("the reload lifts the quarantine of %s", ", ".join(self.crashes.quarantined))
         self.crashes.reset()
         self.recycles.clear()
-        self._start_generation()
+        self._reload_why = why
+        self._start_generation("reload")
 
     def stop(self, why: str) -> None:
         """Stop every worker (they drain); a second call kills them."""
@@ -277,13 +298,16 @@ class Supervisor:
             self._selector.unregister(child.control)
             return
         child.said += data
-        if child.state == "starting" and child.said.startswith(READY):
-            child.said = child.said[len(READY) :]
-            child.state, child.deadline = "serving", None
-            self._promote(child)
-        while child.state != "starting" and b"\n" in child.said:
+        # "failed\n" is followed by a reason of any length, read once the worker exits.
+        while b"\n" in child.said and not child.said.startswith(FAILED):
             line, _, child.said = child.said.partition(b"\n")
-            if line.startswith(RECYCLE):
+            if line.startswith(MANIFEST) and child.state == "starting":
+                with contextlib.suppress(ValueError):
+                    child.manifest = json.loads(line[len(MANIFEST) :])
+            elif line + b"\n" == READY and child.state == "starting":
+                child.state, child.deadline = "serving", None
+                self._promote(child)
+            elif line.startswith(RECYCLE) and child.state != "starting":
                 self._ask_recycle(child, line[len(RECYCLE) :].decode(errors="replace"))
 
     def _ask_recycle(self, child: _Child, reason: str) -> None:
@@ -302,14 +326,20 @@ class Supervisor:
             old, reason = self.recycles.pop(0)
             if old in self.children and old.state == "serving":
                 log.info("replacing %s (%s): starting its successor", old, reason)
+                kind = reason.split(":", 1)[0]
+                self.recycled[kind] = self.recycled.get(kind, 0) + 1
                 if self._recycled is not None:
-                    self._recycled.labels(reason.split(":", 1)[0]).inc()
+                    self._recycled.labels(kind).inc()
                 if old.pool is not None:
                     self._restarted(old.pool)
-                self._spawn(old.generation, replaces=old, pool=old.pool)
+                self._spawn(old.generation, replaces=old, why=reason, pool=old.pool)
                 return
 
     def _promote(self, child: _Child) -> None:
+        self._promote_one(child)
+        self._publish()
+
+    def _promote_one(self, child: _Child) -> None:
         generation = child.generation
         for app, why in self.crashes.quarantined.items():  # it started before they were
             self._tell(child, QUARANTINE + f"{app}\t{why}".encode())
@@ -333,7 +363,13 @@ class Supervisor:
         for stale in old:
             self._terminate(stale)
         if old:
-            log.info("reloaded: worker(s) %s serve, %s draining", _pids(new), _pids(old))
+            said = [[c for c in g if c.pool is None] or g for g in (old, new)]  # workers'
+            changes = compare(said[0][0].manifest, said[1][0].manifest)
+            summary = describe_changes(changes)
+            log.info(
+                "reloaded: worker(s) %s serve, %s draining; %s", _pids(new), _pids(old), summary
+            )
+            self._remember_reload(True, summary, changes)
             if self._reloads is not None:
                 self._reloads.inc()
         else:
@@ -368,6 +404,8 @@ class Supervisor:
 
             mark_process_dead(pid)  # type: ignore[no-untyped-call]
             fold_dead(os.environ[METRICS_DIR], pid)
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(os.environ[METRICS_DIR], WRONG_FILE.format(pid=pid)))
         if child.replaces is not None:  # a successor that died: its predecessor stays
             child.replaces = None
             self._next_recycle()
@@ -383,6 +421,7 @@ class Supervisor:
             self._start_failed(child, code, f"{child} {how} before serving, while {status}")
         else:
             self._start_failed(child, code, f"{child} {how} before serving (see above)")
+        self._publish()
 
     def _died(self, child: _Child, how: str, in_flight: list[tuple[str, str, str]]) -> None:
         """A serving worker died: say what it had in flight, quarantine, replace (backed off)."""
@@ -395,6 +434,7 @@ class Supervisor:
                     self._tell(other, QUARANTINE + f"{app}\t{why}".encode())
         if self.stopping:
             return
+        self.recycled["crash"] = self.recycled.get("crash", 0) + 1
         if self._recycled is not None:
             self._recycled.labels("crash").inc()
         delay = self.crashes.backoff()
@@ -410,7 +450,7 @@ class Supervisor:
             if not self.stopping:
                 if pool is not None:
                     self._restarted(pool)
-                self._spawn(generation, pool=pool)
+                self._spawn(generation, why="crash", pool=pool)
 
     def _restarted(self, pool: str) -> None:
         self.restarts[pool] += 1
@@ -461,17 +501,58 @@ class Supervisor:
                 child,
                 reason,
             )
+            self._remember_reload(False, f"failed: {reason}", {"failed": [reason]})
 
-    def _start_generation(self) -> None:
+    def _remember_reload(self, ok: bool, summary: str, changes: dict[str, list[str]]) -> None:
+        reload = {"at": time.time(), "why": self._reload_why, "ok": ok, "summary": summary}
+        self.reloads = [*self.reloads, reload | changes][-KEEP_RELOADS:]
+
+    def _publish(self) -> None:
+        """Write what the supervisor knows to ``STATUS_FILE`` (replaced whole, never half-written)."""
+        folder = os.environ.get(METRICS_DIR)
+        if not folder:
+            return
+        status = {
+            "pid": os.getpid(),
+            "started": self.started,
+            "listen": self.listen,
+            "admin_listen": self.admin_listen,
+            "workers": [
+                {
+                    "pid": c.proc.pid,
+                    "generation": c.generation,
+                    "state": c.state,
+                    "started": c.started,
+                    "why": c.why,
+                    "pool": c.pool,  # the isolated app it serves; None: a worker
+                }
+                for c in self.children
+            ],
+            "recycled": self.recycled,
+            "reloads": self.reloads,
+        }
+        path = os.path.join(folder, STATUS_FILE)
+        try:
+            with open(path + ".new", "w") as f:
+                json.dump(status, f)
+            os.replace(path + ".new", path)
+        except OSError as exc:  # the folder went away: the status page shows less
+            log.debug("cannot write %s: %s", path, exc)
+
+    def _start_generation(self, why: str = "start") -> None:
         generation = max([self.generation, *(c.generation for c in self.children)]) + 1
         for _ in range(self.workers):
-            self._spawn(generation)
+            self._spawn(generation, why=why)
         for name, processes in self.pools.sizes.items():
             for _ in range(processes):
-                self._spawn(generation, pool=name)
+                self._spawn(generation, why=why, pool=name)
 
     def _spawn(
-        self, generation: int, replaces: _Child | None = None, pool: str | None = None
+        self,
+        generation: int,
+        replaces: _Child | None = None,
+        why: str = "start",
+        pool: str | None = None,
     ) -> None:
         mine, theirs = socket.socketpair()
         if pool is None:  # a worker: the listening sockets, admin_listen's, where pools are
@@ -499,10 +580,13 @@ class Supervisor:
             theirs.close()
         mine.setblocking(False)
         deadline = time.monotonic() + self.start_timeout
-        child = _Child(proc, mine, board, generation, deadline, replaces=replaces, pool=pool)
+        child = _Child(
+            proc, mine, board, generation, deadline, replaces=replaces, why=why, pool=pool
+        )
         self.children.append(child)
         self._selector.register(mine, selectors.EVENT_READ, child)
         log.info("started %s", child)
+        self._publish()
 
     def _terminate(self, child: _Child) -> None:
         if child.state != "stopping":

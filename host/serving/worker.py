@@ -13,7 +13,8 @@ listening sockets; a pool process, ``APPHOST_POOL`` naming its app, gets
 its pool's Unix socket; see ``apphost.serving.pools``), ``APPHOST_ADMIN_FDS``
 (those of ``admin_listen``, if any) and ``APPHOST_SUPERVISOR_FD`` (one end of
 a socket pair).
-On that control socket the worker writes ``ready\\n`` once it serves, or
+On that control socket the worker writes its manifest (what it serves, one
+JSON line, see ``apphost.serving.changes``) and ``ready\\n`` once it serves, or
 ``failed\\n`` and the reason before exiting; the supervisor closing its end
 (it exited) makes the worker drain and exit. Both variables are removed from
 the environment once read, so processes the apps start never see them.
@@ -22,11 +23,13 @@ the environment once read, so processes the apps start never see them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ApphostError
 from .pools import ENV_POOLS, parse_pools
@@ -38,6 +41,7 @@ ENV_LISTEN = "APPHOST_LISTEN_FDS"
 ENV_POOL = "APPHOST_POOL"  # set in a pool process: the isolated app it serves
 ENV_ADMIN = "APPHOST_ADMIN_FDS"
 READY = b"ready\n"  # worker -> supervisor: serving
+MANIFEST = b"manifest "  # worker -> supervisor, before READY: JSON of what it serves, "\n"
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
 QUARANTINE = b"quarantine "  # supervisor -> worker, "app\twhy\n": answer 503 for app
@@ -102,9 +106,10 @@ class Worker:
             **board.environ(),
         }
 
-    def ready(self) -> None:
-        """Tell the supervisor this worker serves: it may now stop the previous ones."""
-        self._send(READY)
+    def ready(self, manifest: Mapping[str, Any] | None = None) -> None:
+        """Tell the supervisor this worker serves ``manifest``: it may now stop the previous ones."""
+        said = json.dumps(manifest).encode() + b"\n" if manifest is not None else b""
+        self._send(MANIFEST + said + READY if said else READY)
 
     def recycle(self, reason: str) -> None:
         """Ask the supervisor to replace this worker (it starts the successor first)."""
