@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..routing.refusals import Refusal
 from .report import plugin_rows, pool_rows, route_rows
-from .status import StatusView, duration, short_state, where, wrong_elsewhere
+from .status import StatusView, duration, pool_cells, short_state, where, wrong_elsewhere
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -359,6 +359,15 @@ def _workers(picture: dict[str, Any]) -> str:
     return "<h2>Workers</h2>" + _table(rows, "worker-rows") + extra
 
 
+def _pools(picture: dict[str, Any]) -> str:
+    pools = picture.get("pools")
+    if not pools:
+        return ""
+    columns = ["app", "processes", "PIDs", "RSS", "restarts", "in flight"]
+    rows = [dict(zip(columns, pool_cells(p), strict=True)) for p in pools]
+    return "<h2>Process pools</h2>" + _table(rows, "pool-rows")
+
+
 def _reloads(picture: dict[str, Any]) -> str:
     if not picture["reloads"]:
         return "<h2>Reloads</h2><p>No reload since start.</p>"
@@ -393,6 +402,7 @@ _SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "wrong": _wrong,
     "apps": _apps,
     "workers": _workers,
+    "pools": _pools,
     "reloads": _reloads,
     "route-table": _routes,
     "plugin-table": _plugins,

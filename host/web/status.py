@@ -146,7 +146,7 @@ class StatusView:
             "workers": workers,
             "recycled": supervisor.get("recycled", {}),
             "reloads": list(reversed(supervisor.get("reloads", []))),  # newest first
-            "pools": [],  # process pools ([hosting.NAME] isolation = "process"): one row each
+            "pools": self._pools(),  # [hosting.NAME] isolation = "process": one row each
             "routes": _route_states(route_rows(host), wrong),
             "plugins": plugin_rows(host),
             "links": LINKS,
@@ -322,6 +322,8 @@ class StatusView:
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         rows = []
         for w in known:
+            if w.get("pool"):  # a pool's process: in "pools"
+                continue
             pid = w["pid"]
             served = _served(folder, pid) if folder else self.host.bulkheads.served()
             rows.append(
@@ -336,6 +338,15 @@ class StatusView:
                 }
             )
         return rows
+
+    def _pools(self) -> list[dict[str, Any]]:
+        """Each process pool: processes, PIDs, RSS, restarts, and this worker's requests in it."""
+        host = self.host
+        if not host.pools:
+            return []
+        from .report import pool_rows
+
+        return [{"name": name, **row} for name, row in sorted(pool_rows(host).items())]
 
 
 def _merge(here: list[dict[str, Any]], elsewhere: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -575,11 +586,29 @@ def as_text(picture: dict[str, Any]) -> str:
     if picture["recycled"]:
         recycled = ", ".join(f"{k} {n}" for k, n in sorted(picture["recycled"].items()))
         lines.append(f"  recycled: {recycled}")
+    if picture.get("pools"):
+        lines.append("\nProcess pools:")
+        lines += _columns(
+            ["APP", "PROCESSES", "PIDS", "RSS", "RESTARTS", "IN FLIGHT"],
+            [[str(c) for c in pool_cells(p)] for p in picture["pools"]],
+        )
     lines.append("\nLast reloads:" if picture["reloads"] else "\nNo reload since start.")
     for r in picture["reloads"]:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"]))
         lines.append(f"  {when} ({r['why']}): {r['summary']}")
     return "\n".join(lines)
+
+
+def pool_cells(pool: dict[str, Any]) -> list[Any]:
+    """A pool's row: app, serving/configured processes, PIDs, RSS, restarts, in flight here."""
+    return [
+        pool["name"],
+        f"{len(pool['pids'])}/{pool['processes']}",
+        " ".join(map(str, pool["pids"])) or "-",
+        " ".join(f"{r:.0f}" for r in pool["rss_mib"]) + " MiB" if pool["rss_mib"] else "-",
+        pool["restarts"],
+        pool["in_flight"],
+    ]
 
 
 def short_state(status: str) -> str:

@@ -150,6 +150,14 @@ def test_a_pool_process_that_dies_answers_502_and_nothing_else_fails(
     pools = health_pools(server.port, lambda p: p["crash"]["restarts"] == 1)
     assert pools["crash"]["pids"] == [int(m.group(1))] and pools["crash"]["processes"] == 1
     assert pools["crash"]["rss_mib"][0] > 5
+    # The status page and its JSON show the pool apart from the workers.
+    picture = json.loads(get(server.port, "/_apphost/status.json")[1])
+    (row,) = picture["pools"]
+    assert row["name"] == "crash" and row["pids"] == [int(m.group(1))] and row["restarts"] == 1
+    assert int(m.group(1)) not in [w["pid"] for w in picture["workers"]]
+    assert len(picture["workers"]) == 2
+    page = get(server.port, "/_apphost/")[1].decode()
+    assert "<h2>Process pools</h2><table id=pool-rows>" in page and f">{m.group(1)}<" in page
     metrics = get(server.port, "/_apphost/metrics")[1].decode()
     assert 'apphost_pool_restarts_total{app="crash"} 1.0' in metrics
     assert 'apphost_pool_processes{app="crash"} 1.0' in metrics

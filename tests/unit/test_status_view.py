@@ -142,6 +142,7 @@ def test_status_json_with_html_gives_each_section(host: Host) -> None:
         "wrong",
         "apps",
         "workers",
+        "pools",
         "reloads",
         "route-table",
         "plugin-table",
@@ -229,3 +230,23 @@ def test_status_url(given: str, url: str) -> None:
 )
 def test_status_command_reaches_the_listen_address(listen: str, url: str) -> None:
     assert _local_url(listen) == url
+
+
+def test_text_form_lists_process_pools(apphost_host: HostFactory) -> None:
+    host = apphost_host(apps={"good": hello}, claims=[Claim(app="good", path="/")])
+    picture = StatusView(host).picture()
+    assert picture["pools"] == [] and "Process pools:" not in as_text(picture)
+    picture["pools"] = [
+        {
+            "name": "blog",
+            "processes": 2,
+            "pids": [41, 42],
+            "rss_mib": [30.2, 31.7],
+            "restarts": 1,
+            "in_flight": 3,
+        }
+    ]
+    lines = as_text(picture).splitlines()
+    at = lines.index("Process pools:")
+    assert lines[at + 1].split() == ["APP", "PROCESSES", "PIDS", "RSS", "RESTARTS", "IN", "FLIGHT"]
+    assert lines[at + 2].split() == ["blog", "2/2", "41", "42", "30", "32", "MiB", "1", "3"]
