@@ -28,6 +28,7 @@ import contextlib
 import errno
 import logging
 import os
+import resource
 import signal
 import socket
 import threading
@@ -38,9 +39,11 @@ from typing import TYPE_CHECKING, Any
 from ..config import parse_listen
 from ..errors import ApphostError
 from ..host import Host
+from ..web.observe import Observer
 from ..web.stack import request_stack
-from ._waitress import Server, create, socket_map, wasyncore
+from ._waitress import Server, answer_refusal, create, guard_of, socket_map, wasyncore
 from .drain import Drain, Drained
+from .guard import Guard
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, describe
@@ -53,12 +56,14 @@ log = logging.getLogger("apphost")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-# Defaults that suit a host of many apps better than waitress's own:
-# waitress counts its own sockets in connection_limit=100, which a few slow
-# clients exhaust. The backlog is waitress's own default, said here because
-# the supervisor binds the sockets with it too.
+# Defaults that suit a host facing the internet better than waitress's own:
+# poll() instead of select(), which cannot watch more than 1024 descriptors
+# (connection_limit follows max_connections, see make_server), and heads of
+# at most 64 KiB (waitress: 256 KiB). The backlog is waitress's own default,
+# said here because the supervisor binds the sockets with it too.
 DEFAULT_ADJUSTMENTS: dict[str, Any] = {
-    "connection_limit": 1000,
+    "asyncore_use_poll": True,
+    "max_request_header_size": 64 * 1024,
     "backlog": DEFAULT_BACKLOG,
     "ident": "apphost",
 }
@@ -67,7 +72,16 @@ DEFAULT_ADJUSTMENTS: dict[str, Any] = {
 def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> Server:
     """The (not yet running) waitress server on ``sockets``, else bound to ``config.listen``."""
     config = host.config
-    kw = {**DEFAULT_ADJUSTMENTS, **config.waitress, "threads": config.threads}
+    kw = {
+        **DEFAULT_ADJUSTMENTS,
+        # waitress answers 413 at max_request_body_size (a Content-Length that
+        # large is refused before its body is read); an app's own lower limit
+        # is enforced by its bulkhead (apphost.web.bulkhead).
+        "max_request_body_size": config.largest_body() + 1,
+        **config.waitress,
+        "threads": config.threads,
+    }
+    _room_for(config.max_connections)
     if sockets:
         kw["sockets"] = list(sockets)
         where = ", ".join(describe(s) for s in sockets)
@@ -79,8 +93,10 @@ def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> S
     quiet_waitress_queue()
     dispatcher = QueueWatch(config.threads)
     host.metrics.waited = lambda: dispatcher.waited  # counted by Metrics.fold
+    refusals = Observer(answer_refusal, access_log=config.access_log, metrics=host.metrics)
+    guard = Guard(config, refusals, [kw["trusted_proxy"]] if kw.get("trusted_proxy") else [])
     try:
-        server = create(lambda adj: request_stack(host, adj), dispatcher, kw)
+        server = create(lambda adj: request_stack(host, adj), dispatcher, kw, guard)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
@@ -90,7 +106,27 @@ def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> S
     except ValueError as exc:
         dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {exc}") from None
+    if "connection_limit" not in config.waitress:
+        # waitress counts every socket of its map: the listeners and its
+        # trigger (there now), and the two dispatchers run() adds.
+        server.adj.connection_limit = config.max_connections + len(socket_map(server)) + 2
     return server
+
+
+def _room_for(connections: int) -> None:
+    """Raise this process's soft limit of open files to hold ``connections``, if it can."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + 256  # listeners, logs, plugins' own files
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < want:
+            log.warning(
+                "max_connections = %d, but this process may open only %d files (ulimit -n)",
+                connections,
+                new,
+            )
 
 
 def run(host: Host, server: Server, worker: Worker | None = None) -> None:
@@ -105,7 +141,7 @@ def run(host: Host, server: Server, worker: Worker | None = None) -> None:
     try:
         with signal_socket(STOP_SIGNALS) as (reader, writer):
             drain = Drain(smap, host.config.shutdown_timeout)
-            control = _Control(reader, writer, smap, drain, host)
+            control = _Control(reader, writer, smap, drain, host, guard_of(server))
             if worker is not None:
                 _Watch(worker.control, smap, control)
             host.startup()
@@ -143,9 +179,11 @@ class _Control(wasyncore.dispatcher):  # type: ignore[misc]
         smap: dict[int, Any],
         drain: Drain,
         host: Host,
+        guard: Guard | None = None,
     ) -> None:
         super().__init__(reader, map=smap)
         self._writer = writer
+        self.guard = guard
         # wasyncore.poll asks dispatchers readable() in map order: be first,
         # so the flags the drain sets act in the same pass.
         for fd in [fd for fd in smap if fd != self._fileno]:
@@ -164,6 +202,8 @@ class _Control(wasyncore.dispatcher):  # type: ignore[misc]
             log.info("pid %d %s: stopping", os.getpid(), reason)
 
     def readable(self) -> bool:
+        if self.guard is not None:
+            self.guard.tick(self._map)
         if self.reason is not None:
             self.drain.begin()
             self._wake_at(self.drain.sweep())
