@@ -11,7 +11,10 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
 
 - ``waitress.create_server(app, map=, _dispatcher=, **adjustments)``: the map
   and the task dispatcher are ours.
-- ``BaseWSGIServer``: ``accepting``, ``adj.backlog``, ``handle_accept()``,
+- ``BaseWSGIServer``: ``accepting``, ``adj.backlog``, ``handle_accept()``
+  (replaced by ``_accept_many``, which calls ``accept()``,
+  ``set_socket_options()``, ``fix_addr()``, ``channel_class``, ``logger``,
+  ``adj.connection_limit``, ``adj.log_socket_errors``),
   ``_map`` (one listener) / ``MultiSocketServer.map`` (several);
   ``task_dispatcher``, ``print_listen()``, ``effective_host``/``effective_port``,
   ``MultiSocketServer.effective_listen``.
@@ -60,6 +63,7 @@ fixes in the closing note of issue 17), and set as each listener's
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -133,7 +137,32 @@ def create(
     for obj in socket_map(server).values():
         if isinstance(obj, BaseWSGIServer):
             obj.channel_class = channel
+            obj.handle_accept = functools.partial(_accept_many, obj)
     return server
+
+
+def _accept_many(listener: Any) -> None:
+    """Accept up to ``ACCEPT_BATCH`` queued connections (waitress: one per loop pass).
+
+    A loop pass costs time in proportion to the connections open, so one
+    accept per pass falls ever further behind a flood of new connections,
+    and a normal client's waits in the kernel's queue behind them.
+    """
+    smap = listener._map
+    for _ in range(ACCEPT_BATCH):
+        if len(smap) >= listener.adj.connection_limit:
+            return
+        try:
+            accepted = listener.accept()  # None: none queued (or one aborted)
+            if accepted is None:
+                return
+            conn, addr = accepted
+            listener.set_socket_options(conn)
+        except OSError:
+            if listener.adj.log_socket_errors:
+                listener.logger.warning("server accept() threw an exception", exc_info=True)
+            return
+        listener.channel_class(listener, conn, listener.fix_addr(addr), listener.adj, map=smap)
 
 
 def guard_of(server: Server) -> Guard | None:
@@ -186,7 +215,9 @@ MAX_HEADERS = 100  # header lines in a request head (431 past it)
 MAX_REQUEST_LINE = 8192  # bytes of "METHOD TARGET HTTP/1.1" (414 past it)
 MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line with its extensions (400 past it)
 MAX_TRAILER = 8192  # bytes of a chunked body's trailer (431 past it)
-LINGER = 2.0  # seconds a refused client may keep sending while it reads the answer
+ACCEPT_BATCH = 64  # connections accepted per loop pass, at most
+LINGER = 2.0  # seconds a refused client may keep sending while it reads the answer ...
+LINGER_BYTES = 64 * 2**20  # ... and bytes, at most
 REFUSAL_KEY = "apphost.refusal"  # environ key: (status, headers, body) of a refusal
 
 
@@ -330,6 +361,7 @@ class Channel(HTTPChannel):  # type: ignore[misc]
     client: str | None = None  # the address counted against max_connections_per_client
     linger = False  # a refusal was answered: linger before the close
     lingering = 0.0  # while lingering: when to close anyway (time.monotonic())
+    lingered = 0  # bytes dropped while lingering
 
     def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Any, map: Any = None):
         guard = self.guard
@@ -353,7 +385,9 @@ class Channel(HTTPChannel):  # type: ignore[misc]
             super().del_channel(map)
 
     def handle_close(self) -> None:
-        """Close; after a refusal, first send FIN and read (and drop) for up to ``LINGER`` s.
+        """Close; after a refusal, first send FIN and read (and drop) for a while.
+
+        At most ``LINGER`` seconds and ``LINGER_BYTES`` bytes.
 
         A client still sending its body when the answer (413) comes would get
         a reset from a plain close, which on the client's side may discard the
@@ -370,17 +404,28 @@ class Channel(HTTPChannel):  # type: ignore[misc]
                 return
         super().handle_close()
 
+    # The guard closes channels in the loop pass's first readable() call, after
+    # wasyncore took its list of the map: a closed channel must not be polled,
+    # or its descriptor's POLLNVAL would close whichever connection is accepted
+    # on the same number in that pass.
     def readable(self) -> bool:
+        if self._fileno is None:
+            return False
         return True if self.lingering else bool(super().readable())
 
     def writable(self) -> bool:
-        return False if self.lingering else bool(super().writable())
+        if self._fileno is None or self.lingering:
+            return False
+        return bool(super().writable())
 
     def handle_read(self) -> None:
         if self.lingering:
             try:
-                self.recv(65536)  # dropped; at EOF recv() calls handle_close()
+                self.lingered += len(self.recv(65536))  # dropped; at EOF recv() closes
             except OSError:
                 super().handle_close()
+            else:
+                if self.lingered > LINGER_BYTES:
+                    super().handle_close()
             return
         super().handle_read()

@@ -146,5 +146,7 @@ class Guard:
             else:  # receiving the body
                 late = wall - ch.last_activity >= self.body_timeout
             if late:
-                ch.will_close = True  # waitress closes it in this loop pass
+                # Closed now, not flagged (will_close): waitress acts on that flag
+                # only once the socket is writable, which a non-reader's never is.
+                HTTPChannel.handle_close(ch)
                 self.closed += 1
