@@ -12,7 +12,7 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
 - ``waitress.create_server(app, map=, _dispatcher=, **adjustments)``: the map
   and the task dispatcher are ours.
 - ``BaseWSGIServer``: ``accepting``, ``adj.backlog``, ``handle_accept()``
-  (replaced by ``_accept_many``, which calls ``accept()``,
+  (replaced by ``_waitress._accept_many``, which calls ``accept()``,
   ``set_socket_options()``, ``fix_addr()``, ``channel_class``, ``logger``,
   ``adj.connection_limit``, ``adj.log_socket_errors``),
   ``_map`` (one listener) / ``MultiSocketServer.map`` (several);
@@ -37,26 +37,26 @@ Subclassed, to face hostile clients (``guard``; each a minimal fix, upstream
 fixes in the closing note of issue 17), and set as each listener's
 ``BaseWSGIServer.channel_class``:
 
-- ``HTTPChannel`` as ``Channel``: ``parser_class``, ``error_task_class``,
+- ``HTTPChannel`` as ``_waitress.Channel``: ``parser_class``, ``error_task_class``,
   ``addr``, ``del_channel()``, ``handle_close()``, ``handle_read()``,
   ``readable()``, ``writable()``, ``recv()``, ``server``, ``adj``: counts each
   client's connections, turns one away at accept, and lingers after a refusal
   so the client reads the answer before the close (never a bare reset).
-- ``HTTPRequestParser`` as ``Parser``: ``received()``, ``headers_finished``,
+- ``HTTPRequestParser`` as ``_waitress.Parser``: ``received()``, ``headers_finished``,
   ``completed``, ``error``, ``body_rcv``, ``chunked``, ``version``: the head
   is gathered in one buffer and searched only where new bytes came (waitress
   copies and searches it whole on each read); header count and request-line
-  length are bounded; ``Content-Length`` with ``Transfer-Encoding`` closes
-  the connection after the response.
-- ``ChunkedReceiver`` as ``_Chunks``: ``received()``, ``buf``,
+  length are bounded; Content-Length with Transfer-Encoding closes the
+  connection after the response.
+- ``ChunkedReceiver`` as ``_waitress._Chunks``: ``received()``, ``buf``,
   ``control_line``, ``trailer``, ``all_chunks_received``, ``error``: a
   chunk-size line (with its extensions) and the trailer are bounded
   (waitress keeps and re-copies them whole, without bound).
-- ``ErrorTask`` as ``Refusal``: ``execute()``, ``request``, ``channel``,
+- ``ErrorTask`` as ``_waitress.Refusal``: ``execute()``, ``request``, ``channel``,
   ``status``, ``response_headers``, ``content_length``, ``write()``,
   ``set_close_on_finish()``: a request waitress refuses (400, 413, 414, 431,
-  501) is answered through the ``Observer``, so it has an access line and
-  is counted.
+  501) is answered through the access log's Observer, so it has an access
+  line and is counted.
 - ``utilities.Error`` (``code``, ``reason``, ``to_response()``),
   ``utilities.BadRequest``, ``utilities.RequestHeaderFieldsTooLarge``.
 """
