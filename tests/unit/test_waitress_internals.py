@@ -11,9 +11,9 @@ version must be inside ``_waitress.TESTED``.
 from __future__ import annotations
 
 import importlib
-import io
 import importlib.util
 import inspect
+import io
 import re
 import socket
 from collections.abc import Iterator
