@@ -276,14 +276,14 @@ class Parser(HTTPRequestParser):  # type: ignore[misc]
         line_end = head.find(b"\r\n", skip, skip + MAX_REQUEST_LINE + 2)
         if line_end < 0 and len(head) - skip > MAX_REQUEST_LINE:
             return self._refuse(URITooLong(f"request line over {MAX_REQUEST_LINE} bytes"), head)
+        if line_end > skip and not self.request_line:
+            self.request_line = bytes(head[skip : min(line_end, skip + 200)])
         if end < 0:
             if len(head) < self.adj.max_request_header_size:
                 return len(data)
-        elif end >= skip:
-            self.request_line = bytes(head[skip : min(line_end, skip + 200)])
-            if head.count(b"\r\n", line_end + 2, end + 2) > MAX_HEADERS:
-                error = utilities.RequestHeaderFieldsTooLarge(f"more than {MAX_HEADERS} headers")
-                return self._refuse(error, head, end + 4 - seen)
+        elif end >= skip and head.count(b"\r\n", line_end + 2, end + 2) > MAX_HEADERS:
+            error = utilities.RequestHeaderFieldsTooLarge(f"more than {MAX_HEADERS} headers")
+            return self._refuse(error, head, end + 4 - seen)
         whole = bytes(head)
         self._head = bytearray()
         consumed: int = super().received(whole) - seen
