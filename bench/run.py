@@ -34,6 +34,7 @@ SCRIPTS = (
     "workers",
     "isolation",
     "asgi",
+    "slowloris",
 )
 PACKAGES = (
     "apphost",

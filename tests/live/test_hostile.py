@@ -344,11 +344,12 @@ def test_endless_chunk_extensions_are_refused_and_cost_the_others_nothing(serve:
         f" rss {rss_before:.0f} -> {rss_during:.0f} MiB, answers {answers.split()[:5]}"
     )
     assert set(answers.split()) == {"400"}, answers
-    # Generous: within 2x of idle, or 100 ms (the attack takes a core of a busy 2-core
-    # machine; waitress unchanged: p99 past 500 ms).
-    assert p99(during) < max(2 * p99(idle), 0.1), (idle, during)
+    # Generous, as this 2-core machine is shared and the attack takes a core: within 2x of
+    # idle, or 250 ms for p99 and 20 ms for the median. waitress unchanged re-copies each
+    # extension on every read: median near 300 ms, p99 past 500 ms.
+    assert p99(during) < max(2 * p99(idle), 0.25), (idle, during)
+    assert statistics.median(during) < max(2 * statistics.median(idle), 0.02), (idle, during)
     assert rss_during < rss_before + 50
-    assert statistics.median(during) < 0.05
 
 
 def test_content_length_with_transfer_encoding_closes_after_the_response(serve: Serve) -> None:
