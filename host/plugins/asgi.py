@@ -191,7 +191,11 @@ class AsgiAdapter:
                 log.warning("%s", exc)
                 return UNAVAILABLE(environ, start_response)
         assert self.loop is not None  # started, so made
-        responder = _Responder(self._served, self.loop, self.label, environ.get("PATH_INFO", ""))
+        request = (
+            f"{environ.get('REQUEST_METHOD', '')}"
+            f" {environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}"
+        )
+        responder = _Responder(self._served, self.loop, self.label, request)
         with self._lock:
             if self._closed:
                 return UNAVAILABLE(environ, start_response)
@@ -228,10 +232,10 @@ class AsgiAdapter:
 class _Responder(ASGIResponder):
     """a2wsgi's responder for one request, knowing its task and how far its response got."""
 
-    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop, label: str, path: str):
+    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop, label: str, request: str):
         super().__init__(app, loop)  # type: ignore[arg-type]  # a2wsgi's narrower ASGIApp
         self.label = label
-        self.path = path
+        self.request = request  # "GET /mount/path", for the log
         self.task: asyncio.Task[None] | None = None
         self.started = False  # http.response.start was sent
         self.complete = False  # the last http.response.body was sent
@@ -254,7 +258,7 @@ class _Responder(ASGIResponder):
         # drops the error if it had ended (FastAPI re-raises after sending its 500).
         # Only an error mid-response reaches the server, which logs it.
         if error is not None and (not self.started or self.complete):
-            log.error("%s raised while serving %s", self.label, self.path, exc_info=error)
+            log.error("%s raised while serving %s", self.label, self.request, exc_info=error)
         super().asgi_done_callback(future)
         if error is None and not self.complete:
             # a2wsgi would wait for a message that never comes: end the response

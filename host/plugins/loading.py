@@ -188,7 +188,12 @@ def guarded(app: WSGIApplication, label: str) -> WSGIApplication:
         try:
             return app(environ, start_response)
         except Exception:
-            log.exception("%s raised while serving %s", label, environ.get("PATH_INFO"))
+            log.exception(
+                "%s raised while serving %s %s",
+                label,
+                environ.get("REQUEST_METHOD", ""),
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            )
             if environ.get(DEBUG_KEY):
                 raise
             headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "26")]

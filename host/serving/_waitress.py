@@ -31,7 +31,8 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
   ``queue_logger``, ``set_thread_count()``, ``shutdown()``.
 - ``trigger.trigger``: ``pull_trigger(callable)``.
 - ``proxy_headers_middleware`` with the ``trusted_proxy*`` adjustments, applied
-  by apphost's request stack instead of inside ``BaseWSGIServer.__init__``.
+  by apphost's request stack instead of inside ``BaseWSGIServer.__init__``,
+  and ``waitress.proxy_headers.PROXY_HEADERS``, the headers it reads or removes.
 
 Subclassed, to face hostile clients (``guard``; each a minimal fix, upstream
 fixes in the closing note of issue 17), and set as each listener's
@@ -74,7 +75,7 @@ from waitress import utilities, wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
-from waitress.proxy_headers import proxy_headers_middleware
+from waitress.proxy_headers import PROXY_HEADERS, proxy_headers_middleware
 from waitress.receiver import ChunkedReceiver
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
     from .guard import Guard
 
 __all__ = [
+    "PROXY_HEADER_KEYS",
     "Adjustments",
     "BaseWSGIServer",
     "Channel",
@@ -171,6 +173,10 @@ def guard_of(server: Server) -> Guard | None:
         if isinstance(obj, BaseWSGIServer):
             return getattr(obj.channel_class, "guard", None)
     return None
+
+
+# The environ keys of the headers waitress's proxy-header layer reads or removes.
+PROXY_HEADER_KEYS = frozenset(f"HTTP_{name}" for name in PROXY_HEADERS)
 
 
 def proxy_headers(app: WSGIApplication, adj: Adjustments) -> WSGIApplication:

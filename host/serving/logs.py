@@ -12,9 +12,12 @@ The access log writes a line per request from every worker thread. Written
 where they are made, each line is a ``write()`` that gives up the GIL while the
 handler's lock is held, and under load the threads queue on that lock (wrk
 against ``apphost serve`` saw throughput fall to a third at times). So the
-request thread only queues the record; one writer thread formats what has
-queued up and writes it in few ``write()`` calls, each of whole lines and at
-most ``PIPE_BUF`` bytes (so lines of several workers on one pipe never mix).
+request thread only queues the record (an access line comes already made,
+see ``put_access``); one writer thread formats what has queued up and writes
+it in few ``write()`` calls, each of whole lines and at most ``PIPE_BUF``
+bytes (so lines of several workers on one pipe never mix). After a write it
+lets ``BATCH`` seconds of records gather, so a busy server's request threads
+wake no thread to log and the writer runs about 20 times a second.
 A record whose arguments are not plain str/int/float/None is formatted
 before it is queued, so it says what was true when it was logged. If the
 writer falls more than ``MAX_QUEUED`` records behind, the threads logging
@@ -32,10 +35,9 @@ import threading
 import time
 from typing import Any, TextIO
 
-from ..web.access import ACCESS_FORMAT, access_args
-
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MAX_QUEUED = 10_000  # records; beyond this, logging waits for the writer
+BATCH = 0.05  # seconds the writer lets records gather after a write (flush() cuts it short)
 PIPE_BUF = 4096  # bytes a write() to a pipe puts in whole (POSIX: at least 512; Linux: 4096)
 _PLAIN = frozenset({str, int, float, type(None)})
 
@@ -78,28 +80,34 @@ class QueuedStreamHandler(logging.Handler):
         self.stream = stream
         # Records, access entries (tuples), and an Event for flush() or None for close().
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._nudge = threading.Event()  # ends the writer's pause (flush, close, a full queue)
         self._writer: threading.Thread | None = threading.Thread(
             target=self._write_queued, name="apphost-log-writer", daemon=True
         )
         self._writer.start()
 
-    def put_access(self, entry: tuple[Any, ...]) -> bool:
-        """Queue an access line, to be formatted by the writer; False if it must be logged.
+    def put_access(self, created: float, line: str) -> bool:
+        """Queue an access line made at ``created`` (``time.time()``); False if it must be logged.
 
         What ``Observer.done`` calls instead of logging a record: the line comes
         out as the record would (this handler's ``FORMAT``), in order with the
-        other records, for a tuple put on the queue. False when the handler is
-        closed, filtered, above INFO or formatting otherwise.
+        other records. False when the handler is closed, filtered, above INFO or
+        formatting otherwise.
         """
         if self._writer is None or self.filters or self.level > logging.INFO:
             return False
         formatter = self.formatter
-        if not isinstance(formatter, Formatter) or formatter._fmt != FORMAT:
+        if formatter.__class__ is not Formatter or formatter._fmt != FORMAT:
             return False
+        if self._queue.qsize() >= MAX_QUEUED:
+            self._wait_for_room()
+        self._queue.put((created, line))
+        return True
+
+    def _wait_for_room(self) -> None:
+        self._nudge.set()
         while self._queue.qsize() >= MAX_QUEUED:
             time.sleep(0.001)
-        self._queue.put(entry)
-        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         if self._writer is None:  # closed: write it here
@@ -112,8 +120,8 @@ class QueuedStreamHandler(logging.Handler):
             except Exception:
                 self.handleError(record)
                 return
-        while self._queue.qsize() >= MAX_QUEUED:
-            time.sleep(0.001)
+        if self._queue.qsize() >= MAX_QUEUED:
+            self._wait_for_room()
         self._queue.put(record)
 
     def flush(self) -> None:
@@ -121,12 +129,14 @@ class QueuedStreamHandler(logging.Handler):
         if self._writer is not None and self._writer.is_alive():
             written = threading.Event()
             self._queue.put(written)
+            self._nudge.set()
             written.wait(5)
 
     def close(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None and writer.is_alive():
             self._queue.put(None)
+            self._nudge.set()
             writer.join(5)
         super().close()
 
@@ -148,17 +158,21 @@ class QueuedStreamHandler(logging.Handler):
                 return
             if isinstance(item, threading.Event):
                 item.set()
+            elif len(records) < 1000:  # the queue is empty: let the next lines gather
+                # A request thread's put() then wakes no thread, and the writer takes
+                # the GIL about 1/BATCH times a second, not once a line.
+                self._nudge.wait(BATCH)
+                self._nudge.clear()
 
     def _write(self, records: list[logging.LogRecord | tuple[Any, ...]]) -> None:
         chunks: list[str] = []
         lines: list[str] = []
         size = 0
-        access = ACCESS_FORMAT
         for record in records:
             try:
-                if isinstance(record, tuple):  # an access entry (put_access)
+                if isinstance(record, tuple):  # an access line (put_access)
                     stamp = self.formatter.stamp(record[0])  # type: ignore[union-attr]
-                    line = f"{stamp} INFO apphost.access: {access % access_args(record)}\n"
+                    line = f"{stamp} INFO apphost.access: {record[1]}\n"
                 else:
                     line = self.format(record) + "\n"
             except Exception:

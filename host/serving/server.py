@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import parse_listen
 from ..errors import ApphostError
 from ..host import Host
+from ..web.bulkhead import logged_here
 from ..web.observe import Observer
 from ..web.stack import request_stack
 from ._waitress import Server, answer_refusal, create, guard_of, socket_map, wasyncore
@@ -91,6 +92,7 @@ def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> S
         kw["listen"] = " ".join(config.listen)
         where = ", ".join(config.listen)
     quiet_waitress_queue()
+    logging.getLogger("waitress").addFilter(logged_here)  # a body's exception: logged once
     dispatcher = QueueWatch(config.threads)
     host.metrics.waited = lambda: dispatcher.waited  # counted by Metrics.fold
     refusals = Observer(answer_refusal, access_log=config.access_log, metrics=host.metrics)

@@ -2,27 +2,64 @@
 
     127.0.0.1 - - [24/Nov/2026:21:00:00 +0000] "GET /hello/x HTTP/1.1" 200 52 "-" "curl/8.5" hello 0.412
 
-``Observer.done`` makes an entry (a tuple: the time, then the fields) on the
-request thread; ``ACCESS_FORMAT % access_args(entry)`` is the line, made by
-the log writer thread (``serving.logs``) or by ``logging`` itself. Imports
-nothing, so the supervisor's logging never loads prometheus_client.
+``access_line`` makes it on the request thread in one string operation (the
+date is formatted once a second). What the client sent (the user, the
+request-target, Referer and User-Agent) is escaped as nginx escapes it: ``"``,
+``\\`` and every character outside printable ASCII become ``\\xHH``, so a
+client cannot forge fields or lines. Imports nothing heavy, so the
+supervisor's logging never loads prometheus_client.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 ACCESS_FORMAT = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s" %s %.3f'
 
 _stamp = (0, "")  # (second, its combined-log-format timestamp), replaced whole
+# Anything but printable ASCII, '"' and '\': what nginx writes as \xHH.
+_unsafe = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
-def access_args(entry: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The arguments of ``ACCESS_FORMAT`` for an access entry (as ``Observer.done`` makes it)."""
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"\\x{b:02X}" for b in match.group().encode("latin-1", "backslashreplace"))
+
+
+def escape(text: str) -> str:
+    """``text`` as nginx writes a client's string in its access log."""
+    return _unsafe.sub(_escape, text)
+
+
+def access_line(
+    now: float, environ: Any, status: str, length: str | None, app: str, ms: float
+) -> str:
+    """The access-log line of a request answered with ``status`` at ``now`` (``time.time()``)."""
     global _stamp
-    now = int(entry[0])
     stamp = _stamp
-    if stamp[0] != now:
-        stamp = _stamp = (now, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(now)))
-    return (entry[1], entry[2], stamp[1], *entry[3:])
+    if stamp[0] != int(now):
+        second = int(now)
+        stamp = _stamp = (second, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second)))
+    get = environ.get
+    user = get("REMOTE_USER") or "-"
+    target = get("REQUEST_URI") or get("SCRIPT_NAME", "") + get("PATH_INFO", "")
+    referer = get("HTTP_REFERER", "-")
+    agent = get("HTTP_USER_AGENT", "-")
+    sent = user + target + referer + agent
+    if not (sent.isascii() and sent.isprintable()) or '"' in sent or "\\" in sent:
+        user, target, referer, agent = escape(user), escape(target), escape(referer), escape(agent)
+    return ACCESS_FORMAT % (
+        get("REMOTE_ADDR", "-"),
+        user,
+        stamp[1],
+        get("REQUEST_METHOD", "-"),
+        target,
+        get("SERVER_PROTOCOL", "-"),
+        status,
+        length or "-",
+        referer,
+        agent,
+        app,
+        ms,
+    )

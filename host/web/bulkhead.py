@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("apphost")
 WATCH_INTERVAL = 1.0  # seconds between two looks at the requests in flight
 SATURATED_FOR = 10.0  # an app that rejected a request within this many seconds is saturated
+BODY_FAILED = "apphost.body_failed"  # environ: the app raised while its body was iterated
 
 
 class Board(Protocol):
@@ -144,7 +145,7 @@ class Bulkhead:
         if body.__class__ is list:  # made whole: the app is done, only sending is left
             self._leave(ident)
             return body
-        return _Body(body, self, ident)
+        return _Body(body, self, ident, environ)
 
     def _leave(self, ident: int) -> None:
         self.active.pop(ident, None)
@@ -165,17 +166,42 @@ class Bulkhead:
 
 
 class _Body:
-    """The app's body; closing it ends the request's turn in the bulkhead."""
+    """The app's body; closing it ends the request's turn in the bulkhead.
 
-    __slots__ = ("_body", "_bulkhead", "_ident")
+    An exception while the body is iterated is the app's failure, not the
+    server's: one ERROR line names the app, its distribution and the request,
+    and ``environ[BODY_FAILED]`` tells the access log and metrics to count a
+    500. The exception goes on to the server, which cuts the connection (the
+    client must not take a truncated body for a whole one); ``logged_here``
+    keeps waitress from logging it a second time.
+    """
 
-    def __init__(self, body: Iterable[bytes], bulkhead: Bulkhead, ident: int) -> None:
+    __slots__ = ("_body", "_bulkhead", "_environ", "_ident")
+
+    def __init__(
+        self, body: Iterable[bytes], bulkhead: Bulkhead, ident: int, environ: WSGIEnvironment
+    ) -> None:
         self._body = body
         self._bulkhead = bulkhead
         self._ident = ident
+        self._environ = environ
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        try:
+            yield from self._body
+        except Exception as exc:
+            environ, bulkhead = self._environ, self._bulkhead
+            environ[BODY_FAILED] = True
+            log.error(
+                "app %r (%s) raised in its response body while serving %s %s",
+                bulkhead.name,
+                bulkhead.dist,
+                environ.get("REQUEST_METHOD", ""),
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                exc_info=True,
+            )
+            exc.apphost_logged = True  # type: ignore[attr-defined]
+            raise
 
     def close(self) -> None:
         try:
@@ -184,6 +210,12 @@ class _Body:
                 close()
         finally:
             self._bulkhead._leave(self._ident)
+
+
+def logged_here(record: logging.LogRecord) -> bool:
+    """A filter for waitress's logger: False for an exception ``_Body`` has logged already."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not getattr(exc, "apphost_logged", False)
 
 
 class Bulkheads:

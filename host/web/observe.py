@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
-from .access import ACCESS_FORMAT, access_args
+from .access import access_line
+from .bulkhead import BODY_FAILED
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -165,9 +166,9 @@ class Observer:
     Counting is per thread, in plain lists no other thread writes (``_Row``);
     ``fold()``, called once a second by the worker's watch thread and before a
     scrape, adds what was counted since into the Prometheus metrics. The
-    access line is handed whole to the log writer thread when the handler is
-    apphost's own (``put_access``), formatted there; otherwise it is logged to
-    ``apphost.access`` like any record.
+    access line is made here in one string operation and handed to the log
+    writer thread when the handler is apphost's own (``put_access``); otherwise
+    it is logged to ``apphost.access`` like any record.
     """
 
     def __init__(self, app: WSGIApplication, *, access_log: bool, metrics: Metrics | None) -> None:
@@ -198,6 +199,8 @@ class Observer:
         environ = request.environ
         app = environ.get(APP_KEY, "-")
         status = request.status
+        if BODY_FAILED in environ:  # the body raised: the app failed, whatever it had said
+            status = "500 Internal Server Error"
         metrics = self.metrics
         if metrics is not None:
             metrics.end()
@@ -212,38 +215,18 @@ class Observer:
             row.buckets[bisect_left(BOUNDS, elapsed)] += 1
             row.total += elapsed
         if self.access_log:
-            entry = (
-                time.time(),
-                environ.get("REMOTE_ADDR", "-"),
-                environ.get("REMOTE_USER") or "-",
-                environ.get("REQUEST_METHOD", "-"),
-                environ.get("REQUEST_URI")
-                or environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                environ.get("SERVER_PROTOCOL", "-"),
-                status[:3],
-                request.length or "-",
-                environ.get("HTTP_REFERER", "-"),
-                environ.get("HTTP_USER_AGENT", "-"),
-                app,
-                elapsed * 1000,
-            )
+            now = time.time()
+            line = access_line(now, environ, status[:3], request.length, app, elapsed * 1000)
             handlers = _ROOT.handlers
             if len(handlers) == 1 and not access_log.handlers and access_log.propagate:
                 put = getattr(handlers[0], "put_access", None)
-                if put is not None and put(entry):
+                if put is not None and put(now, line):
                     return
             if access_log.isEnabledFor(logging.INFO):
                 # makeRecord + handle: what ``info()`` does, less the walk of the stack.
                 access_log.handle(
                     access_log.makeRecord(
-                        access_log.name,
-                        logging.INFO,
-                        __file__,
-                        0,
-                        ACCESS_FORMAT,
-                        access_args(entry),
-                        None,
-                        "Observer.done",
+                        access_log.name, logging.INFO, __file__, 0, line, (), None, "Observer.done"
                     )
                 )
 

@@ -41,24 +41,32 @@ def request_stack(host: Host, adjustments: Any = None) -> WSGIApplication:
     if config.debug:
         app = _debugger(app)
     if adjustments is not None:
-        from ..serving._waitress import proxy_headers
-
-        app = proxy_headers(app, adjustments)
-        app = _front(app, host)
+        app = _front(app, host, adjustments)
     return app
 
 
-def _front(app: WSGIApplication, host: Host) -> WSGIApplication:
+def _front(app: WSGIApplication, host: Host, adjustments: Any) -> WSGIApplication:
     """What waitress calls: mark a request a proxy relayed (before waitress drops or
-    applies its headers), and once draining, have every response close its connection."""
-    from ..serving._waitress import close_when_draining
+    applies its headers), and once draining, have every response close its connection.
+
+    A request with none of the proxy headers, from a peer that is not the
+    trusted proxy, skips waitress's proxy-header layer: it would change nothing.
+    """
+    from ..serving._waitress import PROXY_HEADER_KEYS, close_when_draining, proxy_headers
+
+    proxied = proxy_headers(app, adjustments)
+    trusted = adjustments.trusted_proxy
+    headers = PROXY_HEADER_KEYS | FORWARDED
 
     def front(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not environ.keys().isdisjoint(FORWARDED):
-            environ[FORWARDED_KEY] = True
         if host.draining:
             close_when_draining(environ)
-        return app(environ, start_response)
+        if environ.keys().isdisjoint(headers):
+            if trusted is None or (trusted != "*" and environ.get("REMOTE_ADDR") != trusted):
+                return app(environ, start_response)
+        elif not environ.keys().isdisjoint(FORWARDED):
+            environ[FORWARDED_KEY] = True
+        return proxied(environ, start_response)
 
     return front
 

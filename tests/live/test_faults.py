@@ -42,5 +42,19 @@ def test_mid_body_error_truncates_and_closes(site: Dists, serve: Serve) -> None:
     assert Path(site.root / f"{mod}.py.closed").read_text() == "closed"
     status, body_text, _ = server.get("/before")
     assert status == 500 and "SECRET" not in body_text and "KeyError" not in body_text
+    # Counted and logged as the app's failure, never as a 200, and logged once.
+    _, metrics, _ = server.get("/_apphost/metrics")
+    assert 'apphost_requests_total{app="mid",code="5xx"} 1.0' in metrics
+    assert 'apphost_requests_total{app="mid",code="2xx"}' not in metrics
     assert server.stop() == 0
-    assert "app 'before' (mid-dist==1.0) raised" in server.log and "SECRET_API_KEY" in server.log
+    assert "app 'before' (mid-dist==1.0) raised while serving GET /before" in server.log
+    assert "SECRET_API_KEY" in server.log
+    (access,) = [line for line in server.log.splitlines() if '"GET /mid HTTP/1.1"' in line]
+    assert '"GET /mid HTTP/1.1" 500 5000 ' in access, access
+    errors = [line for line in server.log.splitlines() if " ERROR " in line and "/mid" in line]
+    assert errors == [
+        errors[0].split(" ERROR ")[0]
+        + " ERROR apphost: app 'mid' (mid-dist==1.0) raised in its response body"
+        " while serving GET /mid"
+    ], server.log
+    assert "disk gone mid-body" in server.log and "Exception while serving" not in server.log

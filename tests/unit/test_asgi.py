@@ -608,7 +608,7 @@ def test_app_error_is_500_and_logged_naming_the_app(
         response = apphost_client(host).get("/boom/")
         assert response.status_code == 500
         assert b"oops" not in response.get_data()
-    assert "app 'boom' (in-memory==0) raised while serving /" in caplog.text
+    assert "app 'boom' (in-memory==0) raised while serving GET /boom/" in caplog.text
     assert "ZeroDivisionError: oops" in caplog.text
 
 

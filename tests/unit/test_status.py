@@ -88,6 +88,33 @@ def test_local_means_not_through_a_proxy(make_host: Callable[..., Host], header:
     assert resp.status_code == 403 and "not through a proxy" in resp.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("peer", "headers", "seen"),
+    [
+        ("10.0.0.9", {}, ("10.0.0.9", None)),  # no proxy header: the layer is skipped
+        ("127.0.0.1", {}, ("127.0.0.1", None)),  # the trusted proxy, no header
+        ("127.0.0.1", {"X-Forwarded-For": "10.0.0.5"}, ("10.0.0.5", None)),  # applied
+        ("10.0.0.9", {"X-Forwarded-For": "10.0.0.5"}, ("10.0.0.9", None)),  # dropped
+        ("10.0.0.9", {"X-Forwarded-Host": "evil"}, ("10.0.0.9", None)),  # dropped
+    ],
+)
+def test_served_stack_applies_trusted_proxy_headers(
+    apphost_host: HostFactory, peer: str, headers: dict[str, str], seen: tuple[str, None]
+) -> None:
+    from apphost.serving._waitress import Adjustments
+
+    def echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [json.dumps([environ["REMOTE_ADDR"], environ.get("HTTP_X_FORWARDED_HOST")]).encode()]
+
+    host = apphost_host(apps={"echo": echo})
+    adj = Adjustments(trusted_proxy="127.0.0.1", trusted_proxy_headers={"x-forwarded-for"})
+    resp = Client(request_stack(host, adj)).get(
+        "/echo", environ_base={"REMOTE_ADDR": peer}, headers=headers
+    )
+    assert tuple(json.loads(resp.get_data(as_text=True))) == seen
+
+
 def test_metrics_count_by_app_and_status_class(make_host: Callable[..., Host]) -> None:
     host = make_host()
     for _ in range(3):
@@ -141,12 +168,36 @@ def test_timestamp_is_formatted_once_a_second() -> None:
     from apphost.web import access
 
     now = time.time()
-    entry = (now, "127.0.0.1", "-", "GET", "/", "HTTP/1.1", "200", "2", "-", "-", "a", 0.1)
-    first = access.access_args(entry)[2]
-    assert access.access_args(entry)[2] is first  # the same second: not formatted again
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/"}
+    access.access_line(now, environ, "200", "2", "a", 0.1)
+    first = access._stamp[1]
+    access.access_line(now, environ, "200", "2", "a", 0.1)
+    assert access._stamp[1] is first  # the same second: not formatted again
     assert first == time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(int(now)))
     access._stamp = (int(now) - 1, "stale")
-    assert access.access_args(entry)[2] == first
+    assert f"[{first}]" in access.access_line(now, environ, "200", "2", "a", 0.1)
+
+
+def test_client_strings_are_escaped_as_nginx_escapes_them() -> None:
+    from apphost.web.access import access_line
+
+    environ = {
+        "REMOTE_ADDR": "10.0.0.1",
+        "REQUEST_METHOD": "GET",
+        "REQUEST_URI": '/a"b\\c',
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": 'x" 200 1 "-" "forged\nnext line \xe9',
+        "HTTP_REFERER": "\x7f",
+    }
+    line = access_line(0.0, environ, "200", None, "a", 1.0)
+    assert "\n" not in line and line.count('"') == 6, line
+    assert '"GET /a\\x22b\\x5Cc HTTP/1.1"' in line
+    assert '"x\\x22 200 1 \\x22-\\x22 \\x22forged\\x0Anext line \\xE9"' in line
+    assert '"\\x7F"' in line
+    plain = dict(environ, REQUEST_URI="/a?b=c%20d", HTTP_USER_AGENT="curl/8.5", HTTP_REFERER="-")
+    assert '"GET /a?b=c%20d HTTP/1.1" 200 - "-" "curl/8.5" a 1.000' in access_line(
+        0.0, plain, "200", None, "a", 1.0
+    )
 
 
 def _metric(metrics: Metrics, line: str) -> float:
