@@ -223,7 +223,7 @@ MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line with its extensions (400 pas
 MAX_TRAILER = 8192  # bytes of a chunked body's trailer (431 past it)
 ACCEPT_BATCH = 64  # connections accepted per loop pass, at most
 LINGER = 2.0  # seconds a refused client may keep sending while it reads the answer ...
-LINGER_BYTES = 64 * 2**20  # ... and bytes, at most
+LINGER_BYTES = 256 * 1024  # ... and bytes read and dropped meanwhile, at most
 REFUSAL_KEY = "apphost.refusal"  # environ key: (status, headers, body) of a refusal
 
 
@@ -393,7 +393,10 @@ class Channel(HTTPChannel):  # type: ignore[misc]
     def handle_close(self) -> None:
         """Close; after a refusal, first send FIN and read (and drop) for a while.
 
-        At most ``LINGER`` seconds and ``LINGER_BYTES`` bytes.
+        For ``LINGER`` seconds, reading at most ``LINGER_BYTES``: a client
+        sending a large body as fast as it can is not read without limit (on
+        loopback that flood delays every other connection's packets), and it
+        is not closed early either (it would reconnect at once).
 
         A client still sending its body when the answer (413) comes would get
         a reset from a plain close, which on the client's side may discard the
@@ -417,7 +420,9 @@ class Channel(HTTPChannel):  # type: ignore[misc]
     def readable(self) -> bool:
         if self._fileno is None:
             return False
-        return True if self.lingering else bool(super().readable())
+        if self.lingering:  # past LINGER_BYTES, wait out LINGER without reading
+            return self.lingered < LINGER_BYTES
+        return bool(super().readable())
 
     def writable(self) -> bool:
         if self._fileno is None or self.lingering:
@@ -430,8 +435,5 @@ class Channel(HTTPChannel):  # type: ignore[misc]
                 self.lingered += len(self.recv(65536))  # dropped; at EOF recv() closes
             except OSError:
                 super().handle_close()
-            else:
-                if self.lingered > LINGER_BYTES:
-                    super().handle_close()
             return
         super().handle_read()
