@@ -153,7 +153,7 @@ def serve_command(
         host = Host.build(config, disable=disable, bulkheads=bulkheads, on_step=on_step)
         if strict:
             host.strict()
-        run(host, make_server(host, worker.sockets), worker)
+        run(host, make_server(host, worker.sockets, worker.admin), worker)
     except ApphostError as exc:
         if worker is not None and worker.failed(str(exc)):
             sys.exit(1)  # the supervisor says why
@@ -202,6 +202,8 @@ def routes_command(
             _json_rows(rows)
         else:
             _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
+            for why in host.unmounted.values():
+                click.echo(why)
     if verbose:
         _tracebacks(host.all_problems())
 

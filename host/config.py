@@ -65,6 +65,9 @@ class Config:
     max_dynamic_apps: int = 256
     shutdown_timeout: float = 30.0
     status_page: str = "local"  # "off", "local" (loopback clients only) or "public"
+    # HOST:PORT where the own pages (status, routes, plugins, metrics, full health) answer
+    # instead of on listen; empty: on listen, under status_page (see apphost.web.pages).
+    admin_listen: tuple[str, ...] = ()
     access_log: bool = True
     debug: bool = False  # werkzeug's debugger; only with loopback listen addresses
     # Run-time isolation (see Limits and apphost.web.bulkhead); [hosting.NAME] overrides.
@@ -286,6 +289,13 @@ def _checked(config: Config) -> Config:
             raise ConfigError(f"apphost.{key}", "must be more than 0 seconds")
     if not config.listen:
         raise ConfigError("apphost.listen", "give at least one HOST:PORT")
+    for addr in config.admin_listen:
+        _, port = parse_listen(addr, "apphost.admin_listen")
+        if port and addr in config.listen:
+            raise ConfigError(
+                "apphost.admin_listen",
+                f"{addr} is in listen too: the own pages need an address of their own",
+            )
     for addr in config.listen:
         host, _ = parse_listen(addr)
         if config.debug and not _is_loopback(host):
@@ -325,13 +335,11 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def parse_listen(addr: str) -> tuple[str, int]:
-    """``"127.0.0.1:8080"`` or ``"[::1]:8080"`` -> (host, port); ConfigError if malformed."""
+def parse_listen(addr: str, key: str = "apphost.listen") -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` or ``"[::1]:8080"`` -> (host, port); ConfigError naming ``key``."""
     host, sep, port = addr.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536 or not host:
-        raise ConfigError(
-            "apphost.listen", f"{addr!r} is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)"
-        )
+        raise ConfigError(key, f"{addr!r} is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)

@@ -11,6 +11,7 @@ Hooks see the host through ``HostView`` (``apphost.apps``, ``.config``,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
@@ -70,6 +71,7 @@ class Host:
         self.left_out: list[LeftOut] = []  # entry points of distributions built for another apphost
         self.problems: list[Problem] = []  # load_problems and those of the last rebuild
         self.routes: list[Route] = []
+        self.unmounted: dict[str, str] = {}  # app name -> why it has no route (fail closed)
         self.view = HostView(_InfoView(self.apps), config, config.server_name)
         self.dispatcher = Dispatcher(
             RouteTable(config.server_name),
@@ -150,13 +152,15 @@ class Host:
 
     # -- claims and the table -------------------------------------------------
 
-    def collect_routes(self) -> tuple[list[Route], list[Problem]]:
-        """Every valid route from the config, the plugins and implicit mounts; and the problems."""
+    def collect_routes(self) -> tuple[list[Route], list[Problem], dict[str, str]]:
+        """Every valid route from the config, the plugins and implicit mounts; the problems;
+        and why each app that is not mounted is not (app name -> message)."""
         routes: list[Route] = []
         problems: list[Problem] = []
+        invalid: dict[str, tuple[str, str | None]] = {}  # app -> (why its claim is invalid, plugin)
         for i, claim in enumerate(self.config.claims):
             claimant = Claimant(Source.CONFIG, f"[[claims]] #{i + 1} ({self.config.source})")
-            self._add(routes, problems, claim, claimant)
+            self._add(routes, problems, claim, claimant, invalid)
         for plugin, call in call_each(self.pm, "apphost_claim_routes"):
             info = self.plugins.get(plugin)
             dist = info.distribution if info else ""
@@ -182,11 +186,36 @@ class Host:
                     info.fail(f"apphost_claim_routes raised {describe(exc)}")
                 continue
             for claim in claims:
-                self._add(routes, problems, claim, claimant)
-        failed_dists = {p.dist for p in self.plugins.values() if p.status is not Status.OK}
+                self._add(routes, problems, claim, claimant, invalid)
+        unmounted = self._mount_unclaimed(routes, invalid)
+        problems += unmounted
+        return routes, problems, {p.subject: p.message for p in unmounted}
+
+    def _mount_unclaimed(
+        self, routes: list[Route], invalid: Mapping[str, tuple[str, str | None]]
+    ) -> list[Problem]:
+        """Mount each app that no valid claim names at ``/<name>``, but fail closed.
+
+        An app named by an invalid claim, or of a distribution whose hooks
+        failed, may have been meant for one host only: it is not mounted, and the
+        problem returned for it says why.
+        """
+        failed_hooks = {p.dist: p for p in self.plugins.values() if p.status is not Status.OK}
         named = {r.claim.app for r in routes if isinstance(r.claim.app, str)}
+        unmounted = []
         for name, lazy in self.apps.items():
-            if name not in named and lazy.info.dist not in failed_dists:
+            if name in named:
+                continue
+            info, hooks = lazy.info, failed_hooks.get(lazy.info.dist)
+            if name in invalid:
+                why, plugin = invalid[name]
+            elif hooks is not None:
+                why = (
+                    f"the hooks of {hooks.label} failed, so the claims of its distribution's"
+                    f" apps are unknown: {hooks.why}"
+                )
+                plugin = hooks.name
+            else:
                 path = "/" + name.encode("utf-8").decode("latin-1")  # a WSGI string
                 routes.append(
                     Route(
@@ -198,10 +227,25 @@ class Host:
                         claimant=IMPLICIT,
                     )
                 )
-        return routes, problems
+                continue
+            unmounted.append(
+                Problem(
+                    ProblemKind.APP,
+                    name,
+                    f"{info.label}: not mounted: {why}",
+                    plugin,
+                    f"{info.dist}=={info.version}",
+                )
+            )
+        return unmounted
 
     def _add(
-        self, routes: list[Route], problems: list[Problem], claim: object, claimant: Claimant
+        self,
+        routes: list[Route],
+        problems: list[Problem],
+        claim: object,
+        claimant: Claimant,
+        invalid: dict[str, tuple[str, str | None]],
     ) -> None:
         try:
             route = normalize(claim, claimant, self.config.server_name)
@@ -209,6 +253,10 @@ class Host:
                 raise ClaimError(claim, f"no installed app is named {route.claim.app!r}")
         except ClaimError as exc:
             plugin = claimant.name if claimant.source is Source.PLUGIN else None
+            app = getattr(claim, "app", None)
+            if isinstance(app, str) and app in self.apps:
+                why = f"its claim {_short(claim)} from {claimant} is invalid: {exc.message}"
+                invalid.setdefault(app, (why, plugin))
             problems.append(
                 Problem(
                     ProblemKind.CLAIM,
@@ -299,9 +347,10 @@ class Host:
 
     def rebuild(self) -> RouteTable:
         """Collect claims, build a new table and swap it in (requests in flight keep the old)."""
-        routes, problems = self.collect_routes()
+        routes, problems, unmounted = self.collect_routes()
         table, conflicts = build_table(routes, self.config.server_name, self._resolve)
         self.routes = routes
+        self.unmounted = unmounted
         self.problems = [
             *self.load_problems,
             *problems,
@@ -386,6 +435,18 @@ def _ignore(what: str) -> None:
 def _as_is(app: WSGIApplication) -> WSGIApplication:
     """What a claim that does not scope cookies wraps its app in: nothing."""
     return app
+
+
+def _short(claim: object) -> str:
+    """``Claim(app='a', host='h')``: a claim with only the fields it sets, for messages."""
+    if not dataclasses.is_dataclass(claim) or isinstance(claim, type):
+        return repr(claim)
+    given = [
+        f"{f.name}={getattr(claim, f.name)!r}"
+        for f in dataclasses.fields(claim)
+        if getattr(claim, f.name) != f.default
+    ]
+    return f"{type(claim).__name__}({', '.join(given)})"
 
 
 def _websocket_problem(path: str) -> str:

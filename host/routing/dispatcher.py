@@ -16,6 +16,9 @@ Every request takes the one path through ``route``, in this order:
 1. Host: what a raw Host header means on the current table is worked out once
    and remembered: its path table and ``*`` label, or a refusal (malformed
    Host, none on HTTP/1.1, outside ``allowed_hosts``).
+   The Host is the authority of an absolute-form target (``GET http://h/p``)
+   if there is one (RFC 9112 section 3.2.2), else the Host header. TRACE is
+   refused (405) before all of this: no app ever echoes a request back.
 2. Path: an encoded slash or backslash is refused unless allowed; one cheap
    test (``is_clean``) lets the usual path through; any other is checked
    (relative, NUL) and normalized (``request_path``).
@@ -32,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from .claims import RESERVED_PREFIX
-from .hosts import MAX_HOST_LENGTH, host_matches, host_pattern, parse_host
+from .hosts import MAX_HOST_LENGTH, authority, host_matches, host_pattern, parse_host
 from .paths import has_encoded_slash, is_clean, request_path
 from .refusals import (
     BAD_HOST,
@@ -45,6 +48,7 @@ from .refusals import (
     NOT_OWN,
     NUL,
     RELATIVE,
+    TRACE,
     Refusal,
 )
 from .table import Entry, PathTable, RouteTable
@@ -145,15 +149,25 @@ class Dispatcher:
         That is a ``Refusal`` (400, 404, 414) or one of the host's own pages.
         ``environ`` is only read: ``__call__`` applies the match.
         """
-        found = self._route(environ)
+        found = self._route(dict(environ))
         if isinstance(found, tuple):
             return Match(*found)
         return found
 
     def _route(self, environ: WSGIEnvironment) -> _Found | WSGIApplication:
-        """``route``, with a plain tuple for the match: what every request runs."""
+        """``route``, with a plain tuple for the match: what every request runs.
+
+        Changes ``environ`` only for an absolute-form target (its authority is the Host).
+        """
+        if environ.get("REQUEST_METHOD") == "TRACE":
+            return TRACE
         routing = self._routing  # one snapshot for the whole request
         raw_host: str | None = environ.get("HTTP_HOST")
+        raw_uri: str = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+        if raw_uri[:1] not in "/":  # neither "" nor origin-form: absolute-form, or "*"
+            named = authority(raw_uri)
+            if named is not None:
+                environ["HTTP_HOST"] = raw_host = named
         if raw_host is None:
             where = self._hostless(routing, environ)
         else:
@@ -166,7 +180,6 @@ class Dispatcher:
                 where = self._learn_host(routing, hosts, raw_host)
         if where.__class__ is Refusal and where is not NOT_ALLOWED:
             return where
-        raw_uri: str = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
         if "%" in raw_uri and self._refuse_encoded and has_encoded_slash(raw_uri):
             return ENCODED_SLASH
         path: str = environ.get("PATH_INFO", "")

@@ -97,3 +97,16 @@ def host_matches(host: str, patterns: frozenset[str]) -> bool:
         if "*." + host in patterns:
             return True
     return False
+
+
+_ABSOLUTE_RE = re.compile(r"[a-z][a-z0-9+.-]*://([^/?#]*)", re.IGNORECASE | re.ASCII)
+
+
+def authority(target: str) -> str | None:
+    """The authority of an absolute-form request-target (``http://host:port/path``), else None.
+
+    RFC 9112 section 3.2.2: a server must take the host from it, not from Host.
+    The authority is returned as sent (``parse_host`` judges it: userinfo is refused).
+    """
+    m = _ABSOLUTE_RE.match(target)
+    return None if m is None else m.group(1)

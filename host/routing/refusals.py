@@ -64,3 +64,5 @@ RELATIVE = bad_request("the path must start with '/'")
 NUL = bad_request("NUL in path")
 ENCODED_SLASH = bad_request("encoded slash or backslash in path")
 ABOVE_ROOT = bad_request("'..' above the root")
+# No Allow header: which methods an app takes is the app's business, not the host's.
+TRACE = Refusal("405 Method Not Allowed", "TRACE is not served here")

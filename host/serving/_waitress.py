@@ -10,7 +10,7 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
 ``server`` (the socket map) and ``apphost.testing`` (stopping a server):
 
 - ``waitress.create_server(app, map=, _dispatcher=, **adjustments)``: the map
-  and the task dispatcher are ours.
+  and the task dispatcher are ours (the admin listeners' server shares both).
 - ``BaseWSGIServer``: ``accepting``, ``adj.backlog``, ``handle_accept()``
   (replaced by ``_waitress._accept_many``, which calls ``accept()``,
   ``set_socket_options()``, ``fix_addr()``, ``channel_class``, ``logger``,
@@ -122,22 +122,26 @@ def create(
     stack: Callable[[Adjustments], WSGIApplication],
     dispatcher: Any,
     adjustments: Mapping[str, Any],
+    smap: dict[int, Any] | None = None,
     guard: Guard | None = None,
 ) -> Server:
     """``waitress.create_server`` on a map of ours, serving ``stack(adjustments)``.
 
     waitress would wrap the app in its proxy-header middleware inside each
     listener; ``stack`` is given the ``Adjustments`` to do that itself, so the
-    whole request path is built in one place. Connections are ``Channel``s
-    that ``guard`` admits and watches.
+    whole request path is built in one place. ``smap``: the socket map of a
+    server made before, whose loop (and threads, ``dispatcher``) serve this one's
+    listeners too, with this one's app. Connections are ``Channel``s that
+    ``guard`` admits and watches.
     """
     adj = Adjustments(**adjustments)
     served = {k: v for k, v in adjustments.items() if k not in PROXY_KEYS}
     served["clear_untrusted_proxy_headers"] = False
-    server = waitress.create_server(stack(adj), map={}, _dispatcher=dispatcher, **served)
+    smap = {} if smap is None else smap
+    server = waitress.create_server(stack(adj), map=smap, _dispatcher=dispatcher, **served)
     channel = type("Channel", (Channel,), {"guard": guard})
     for obj in socket_map(server).values():
-        if isinstance(obj, BaseWSGIServer):
+        if isinstance(obj, BaseWSGIServer) and not issubclass(obj.channel_class, Channel):
             obj.channel_class = channel
             obj.handle_accept = functools.partial(_accept_many, obj)
     return server

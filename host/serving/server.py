@@ -2,6 +2,7 @@
 
     server = make_server(host)            # binds config.listen; ApphostError names a bad address
     server = make_server(host, sockets)   # or serves sockets already listening (inherited)
+    server = make_server(host, sockets, admin)  # and the own pages on admin (else admin_listen)
     run(host, server)                     # startup hooks, serve, drain, shutdown hooks
 
 On SIGTERM or SIGINT (or, in a worker, when its supervisor is gone) the
@@ -41,13 +42,21 @@ from ..errors import ApphostError
 from ..host import Host
 from ..web.bulkhead import logged_here
 from ..web.observe import Observer
-from ..web.stack import request_stack
-from ._waitress import Server, answer_refusal, create, guard_of, socket_map, wasyncore
+from ..web.stack import admin_stack, request_stack
+from ._waitress import (
+    BaseWSGIServer,
+    Server,
+    answer_refusal,
+    create,
+    guard_of,
+    socket_map,
+    wasyncore,
+)
 from .drain import Drain, Drained
 from .guard import Guard
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import receive, signal_socket
-from .sockets import DEFAULT_BACKLOG, describe
+from .sockets import DEFAULT_BACKLOG, bind, close, describe
 from .worker import QUARANTINE
 
 if TYPE_CHECKING:
@@ -70,9 +79,25 @@ DEFAULT_ADJUSTMENTS: dict[str, Any] = {
 }
 
 
-def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> Server:
-    """The (not yet running) waitress server on ``sockets``, else bound to ``config.listen``."""
+def make_server(
+    host: Host,
+    sockets: Sequence[socket.socket] | None = None,
+    admin: Sequence[socket.socket] | None = None,
+) -> Server:
+    """The (not yet running) waitress server on ``sockets``, else bound to ``config.listen``.
+
+    The own pages answer on ``admin`` (else bound to ``config.admin_listen``, if set)
+    instead: a second waitress server on the same loop, threads and socket map, so
+    the listener a request came in on decides what answers it, at no cost per request.
+    """
     config = host.config
+    if admin is None and config.admin_listen:
+        admin = bind(config.admin_listen, int(config.waitress.get("backlog", DEFAULT_BACKLOG)))
+        try:
+            return make_server(host, sockets, admin)
+        except BaseException:
+            close(admin)
+            raise
     kw = {
         **DEFAULT_ADJUSTMENTS,
         # waitress answers 413 at max_request_body_size (a Content-Length that
@@ -98,7 +123,7 @@ def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> S
     refusals = Observer(answer_refusal, access_log=config.access_log, metrics=host.metrics)
     guard = Guard(config, refusals, [kw["trusted_proxy"]] if kw.get("trusted_proxy") else [])
     try:
-        server = create(lambda adj: request_stack(host, adj), dispatcher, kw, guard)
+        server = create(lambda adj: request_stack(host, adj), dispatcher, kw, guard=guard)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
@@ -108,10 +133,24 @@ def make_server(host: Host, sockets: Sequence[socket.socket] | None = None) -> S
     except ValueError as exc:
         dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {exc}") from None
+    if admin:
+        own = {k: v for k, v in kw.items() if k != "listen"}
+        create(
+            lambda adj: admin_stack(host),
+            dispatcher,
+            {**own, "sockets": list(admin)},
+            socket_map(server),
+            guard,
+        )
+        for sock in admin:
+            log.info("the host's own pages (admin_listen) on http://%s/_apphost/", describe(sock))
     if "connection_limit" not in config.waitress:
-        # waitress counts every socket of its map: the listeners and its
-        # trigger (there now), and the two dispatchers run() adds.
-        server.adj.connection_limit = config.max_connections + len(socket_map(server)) + 2
+        # waitress counts every socket of its map: the listeners and their
+        # triggers (there now), and the two dispatchers run() adds.
+        smap = socket_map(server)
+        for obj in smap.values():
+            if isinstance(obj, BaseWSGIServer):
+                obj.adj.connection_limit = config.max_connections + len(smap) + 2
     return server
 
 

@@ -70,20 +70,26 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
     own_metrics_dir = METRICS_DIR not in os.environ
     if not own_metrics_dir:
         _check_metrics_dir(os.environ[METRICS_DIR])
+    backlog = int(config.waitress.get("backlog", DEFAULT_BACKLOG))
     sockets = systemd_sockets()
     if sockets:
         where = ", ".join(describe(s) for s in sockets)
         log.info("using %d socket(s) passed by systemd: %s", len(sockets), where)
     else:
-        backlog = config.waitress.get("backlog", DEFAULT_BACKLOG)
-        sockets = bind(config.listen, int(backlog))
+        sockets = bind(config.listen, backlog)
+    try:  # held here like listen's, so workers (and their successors on reload) share them
+        admin = bind(config.admin_listen, backlog)
+    except BaseException:
+        close(sockets)
+        raise
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
-    supervisor = Supervisor(sockets, argv, config)
+    supervisor = Supervisor(sockets, argv, config, admin)
     try:
         code = supervisor.run()
     finally:
         close(sockets)
+        close(admin)
         if own_metrics_dir:
             shutil.rmtree(os.environ.pop(METRICS_DIR), ignore_errors=True)
     if supervisor.failure is not None:
@@ -122,9 +128,14 @@ class Supervisor:
     """Keeps ``workers`` processes serving on ``sockets``; see the module doc for signals."""
 
     def __init__(
-        self, sockets: Sequence[socket.socket], argv: Sequence[str], config: Config
+        self,
+        sockets: Sequence[socket.socket],
+        argv: Sequence[str],
+        config: Config,
+        admin: Sequence[socket.socket] = (),
     ) -> None:
         self.sockets = list(sockets)
+        self.admin = list(admin)  # admin_listen's: the own pages answer only there
         self.argv = list(argv)
         self.workers = config.workers
         self.threads = config.threads
@@ -203,7 +214,7 @@ class Supervisor:
             return
         self.stopping = True
         log.info("%s: stopping %d worker(s)", why, len(self.children))
-        close(self.sockets)  # the workers keep theirs until they have drained
+        close(self.sockets + self.admin)  # the workers keep theirs until they have drained
         for child in self.children:
             self._terminate(child)
 
@@ -387,11 +398,11 @@ class Supervisor:
     def _spawn(self, generation: int, replaces: _Child | None = None) -> None:
         mine, theirs = socket.socketpair()
         board = Scoreboard.create(self.threads)
-        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in self.sockets)]
+        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in self.sockets + self.admin)]
         try:
             proc = subprocess.Popen(
                 self.argv,
-                env={**os.environ, **Worker.environ(theirs, self.sockets, board)},
+                env={**os.environ, **Worker.environ(theirs, self.sockets, board, self.admin)},
                 pass_fds=fds,
             )
         except OSError as exc:

@@ -9,7 +9,8 @@
 The supervisor (``apphost.serving.supervisor``) starts each worker as
 ``python -m apphost serve ...`` with the options it was given, plus two
 variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
-listening sockets) and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
+listening sockets), ``APPHOST_ADMIN_FDS`` (those of ``admin_listen``, if any)
+and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
 On that control socket the worker writes ``ready\\n`` once it serves, or
 ``failed\\n`` and the reason before exiting; the supervisor closing its end
 (it exited) makes the worker drain and exit. Both variables are removed from
@@ -23,7 +24,7 @@ import os
 import signal
 import socket
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ApphostError
 from .scoreboard import ENV_FD, Scoreboard
@@ -31,6 +32,7 @@ from .sockets import adopt
 
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
+ENV_ADMIN = "APPHOST_ADMIN_FDS"
 READY = b"ready\n"  # worker -> supervisor: serving
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
@@ -44,12 +46,14 @@ class Worker:
     control: socket.socket
     sockets: list[socket.socket]
     board: Scoreboard | None = None  # where this worker writes what it serves
+    admin: list[socket.socket] = field(default_factory=list)  # admin_listen's sockets
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
         """The worker this process is, from (and removing) the supervisor's variables."""
         env = os.environ if environ is None else environ
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
+        admin_fds = env.pop(ENV_ADMIN, "")
         board_fd = env.pop(ENV_FD, None)
         if control_fd is None:
             return None
@@ -61,24 +65,31 @@ class Worker:
         try:
             control = socket.socket(fileno=int(control_fd))
             fds = [int(fd) for fd in (listen_fds or "").split(",") if fd]
+            admin = [int(fd) for fd in admin_fds.split(",") if fd]
         except (ValueError, OSError) as exc:
-            raise ApphostError(f"{ENV_CONTROL}/{ENV_LISTEN}: not inherited fds: {exc}") from None
+            raise ApphostError(
+                f"{ENV_CONTROL}/{ENV_LISTEN}/{ENV_ADMIN}: not inherited fds: {exc}"
+            ) from None
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
         board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
-        return cls(control, sockets, board)
+        return cls(control, sockets, board, [adopt(fd, "the supervisor") for fd in admin])
 
     @staticmethod
     def environ(
-        control: socket.socket, sockets: Sequence[socket.socket], board: Scoreboard
+        control: socket.socket,
+        sockets: Sequence[socket.socket],
+        board: Scoreboard,
+        admin: Sequence[socket.socket] = (),
     ) -> dict[str, str]:
-        """The variables that hand ``control``, ``sockets`` and ``board`` to a worker.
+        """The variables that hand ``control``, ``sockets``, ``board`` and ``admin`` to a worker.
 
         Pass their fds too (``pass_fds``).
         """
         return {
             ENV_CONTROL: str(control.fileno()),
             ENV_LISTEN: ",".join(str(s.fileno()) for s in sockets),
+            ENV_ADMIN: ",".join(str(s.fileno()) for s in admin),
             **board.environ(),
         }
 

@@ -2,10 +2,17 @@
 
     Dispatcher(table, own=own_pages(host))     # path -> WSGI app
 
-``/_apphost/health`` always answers, for load balancers: 200 and every app's
-status while serving, 503 once draining. The others follow the
-``status_page`` setting: ``"off"`` (404), ``"local"`` (loopback clients talking
-to the host directly, else 403) or ``"public"``.
+``/_apphost/health`` always answers, for load balancers: 200 while serving,
+503 once draining, and ``{"status": "ok" | "degraded" | "draining"}``. Who may
+see the status pages also gets each app's status and what is wrong (its
+details). The others follow the ``status_page`` setting: ``"off"`` (404),
+``"local"`` (loopback clients talking to the host directly, else 403) or
+``"public"``.
+
+With ``admin_listen`` set they answer only on those addresses (``admin_pages``,
+to any client that reaches them, unless ``status_page = "off"``), and the
+public listener's health never has details: a proxy in front that adds no
+X-Forwarded-For (so its clients look local) cannot publish them.
 """
 
 from __future__ import annotations
@@ -40,27 +47,53 @@ FORWARDED = frozenset(("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP
 FORWARDED_KEY = "apphost.forwarded"
 
 
+HEALTH = "/_apphost/health"
+
+
 def own_pages(host: Host) -> dict[str, WSGIApplication]:
-    """Health, and the status pages that ``host.config.status_page`` allows."""
-    return {"/_apphost/health": functools.partial(health, host), **status_pages(host)}
+    """The public listener's: health, and the status pages unless ``admin_listen`` has them."""
+    config = host.config
+    if config.admin_listen:
+        return {HEALTH: functools.partial(health, host, _nobody)}
+    details = {"off": _nobody, "local": is_local, "public": _anybody}[config.status_page]
+    return {HEALTH: functools.partial(health, host, details), **status_pages(host)}
 
 
-def health(host: Host, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-    """``/_apphost/health``: 200 and every app's status; 503 while draining.
+def admin_pages(host: Host) -> dict[str, WSGIApplication]:
+    """The ``admin_listen`` listeners': every own page, to any client that reaches them."""
+    if host.config.status_page == "off":
+        return {HEALTH: functools.partial(health, host, _nobody)}
+    return {HEALTH: functools.partial(health, host, _anybody), **status_pages(host, public=True)}
+
+
+def _nobody(environ: WSGIEnvironment) -> bool:
+    return False
+
+
+def _anybody(environ: WSGIEnvironment) -> bool:
+    return True
+
+
+def health(
+    host: Host,
+    details: Callable[[WSGIEnvironment], bool],
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+) -> list[bytes]:
+    """``/_apphost/health``: 200 while serving, 503 while draining; details if ``details(environ)``.
 
     ``status`` is ``ok``, ``degraded`` (an app failed to load, is quarantined, or
     its bulkhead turned requests away in the last 10 s; the instance still
-    serves, so it stays 200 for load balancers) or ``draining``.
+    serves, so it stays 200 for load balancers) or ``draining``. The details are
+    every app's status and what is wrong (``trouble``): app names, not for everybody.
     """
     wrong = trouble(host)
     state = "draining" if host.draining else "degraded" if any(wrong.values()) else "ok"
-    body = json.dumps(
-        {
-            "status": state,
-            "apps": {n: a.info.state for n, a in host.apps.items()},
-            **wrong,
-        }
-    ).encode()
+    said: dict[str, Any] = {"status": state}
+    if details(environ):
+        said["apps"] = {n: a.info.state for n, a in host.apps.items()}
+        said.update(wrong)
+    body = json.dumps(said).encode()
     status = "503 Service Unavailable" if host.draining else "200 OK"
     start_response(
         status,
@@ -88,9 +121,10 @@ def trouble(host: Host) -> dict[str, Any]:
     }
 
 
-def status_pages(host: Host) -> dict[str, WSGIApplication]:
-    """The status pages ``status_page`` allows, each guarded by its access rule."""
-    mode = host.config.status_page
+def status_pages(host: Host, public: bool = False) -> dict[str, WSGIApplication]:
+    """The status pages ``status_page`` allows, each guarded by its access rule (none if
+    ``public``)."""
+    mode = "public" if public else host.config.status_page
     if mode == "off":
         return {}
     pages: dict[str, Callable[[], tuple[str, bytes]]] = {

@@ -48,6 +48,15 @@ def route_rows(host: Host) -> list[dict[str, Any]]:
     return rows
 
 
+def _app_status(host: Host, name: str) -> str:
+    """``ok``, ``failed: why``...; and why it has no route, if it has none (fail closed)."""
+    state = host.apps[name].info.state
+    unmounted = host.unmounted.get(name)
+    if unmounted is None:
+        return state
+    return f"{state}; not mounted: {unmounted.partition(': not mounted: ')[2]}"
+
+
 def plugin_rows(host: Host) -> list[dict[str, Any]]:
     """One row per app and per hook plugin, with its status."""
     rows: list[dict[str, Any]] = [
@@ -58,7 +67,7 @@ def plugin_rows(host: Host) -> list[dict[str, Any]]:
             "entry_point": a.info.entry_point,
             "interface": a.info.interface,
             "hooks": "",
-            "status": a.info.state,
+            "status": _app_status(host, name),
         }
         for name, a in sorted(host.apps.items())
     ]

@@ -2,6 +2,7 @@
 
     app = request_stack(host)                       # under gunicorn, uWSGI (apphost.wsgi)
     app = request_stack(host, adjustments=adj)      # under apphost serve (waitress)
+    admin = admin_stack(host)                       # on the admin_listen listeners
 
 Outermost first, as a request meets them:
 
@@ -23,8 +24,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..plugins.loading import DEBUG_KEY
+from ..routing.refusals import TRACE as TRACE_REFUSED
+from ..routing.refusals import Refusal
 from .observe import Observer
-from .pages import FORWARDED, FORWARDED_KEY
+from .pages import FORWARDED, FORWARDED_KEY, admin_pages
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -43,6 +46,31 @@ def request_stack(host: Host, adjustments: Any = None) -> WSGIApplication:
     if adjustments is not None:
         app = _front(app, host, adjustments)
     return app
+
+
+ADMIN_ONLY = Refusal(
+    "404 Not Found", "only the host's own pages under /_apphost/ answer on admin_listen"
+)
+
+
+def admin_stack(host: Host) -> WSGIApplication:
+    """What the ``admin_listen`` listeners serve: the own pages only, for any Host.
+
+    No app, no proxy headers, no access log: monitoring scrapes it often, and
+    who may reach it is decided by the address it listens on.
+    """
+    from ..serving._waitress import close_when_draining
+
+    pages = admin_pages(host)
+
+    def admin(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if host.draining:
+            close_when_draining(environ)
+        if environ.get("REQUEST_METHOD") == "TRACE":
+            return TRACE_REFUSED(environ, start_response)
+        return pages.get(environ.get("PATH_INFO", ""), ADMIN_ONLY)(environ, start_response)
+
+    return admin
 
 
 def _front(app: WSGIApplication, host: Host, adjustments: Any) -> WSGIApplication:

@@ -58,3 +58,34 @@ def test_mid_body_error_truncates_and_closes(site: Dists, serve: Serve) -> None:
         " while serving GET /mid"
     ], server.log
     assert "disk gone mid-body" in server.log and "Exception while serving" not in server.log
+
+
+SCOPED = """
+from apphost import Claim
+def apphost_claim_routes():
+    return Claim(app="scoped", subdomain="team", host="team.example.org")
+"""
+HELLO_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"scoped"]
+"""
+
+
+def test_invalid_claim_fails_closed(site: Dists, serve: Serve) -> None:
+    """An app meant for one host, whose claim is wrong, is served on no host at all."""
+    mod, hooks = unique("scoped"), unique("scoped_hooks")
+    site.add(
+        "scoped-dist",
+        apps={"scoped": f"{mod}:app"},
+        plugins={"scoped": hooks},
+        modules={mod: HELLO_APP, hooks: SCOPED},
+    )
+    server = serve(load="scoped-dist")
+    for host in ("localhost", "team.example.org", "team.localhost", "10.0.0.1"):
+        assert server.get("/scoped/", host=host)[0] == 404
+    assert server.get("/hello")[0] == 200
+    status, page, _ = server.get("/_apphost/")
+    assert status == 200
+    assert "app &#x27;scoped&#x27; (scoped-dist==1.0): not mounted: its claim" in page
+    assert "not mounted: its claim" in server.log

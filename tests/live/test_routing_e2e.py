@@ -99,6 +99,13 @@ ROUTED = [
     ("utf8-path", get(b"/caf%C3%A9/x", b"example.com"), ["cafe", "/caf\xc3\xa9", "/x"]),
     ("dot-segments", get(b"/backend/../admin", b"example.com"), ["root", "", "/admin"]),
     ("slashes", get(b"//backend//x", b"example.com"), ["backend", "/backend", "/x"]),
+    # RFC 9112 section 3.2.2: the authority of an absolute-form target wins over Host.
+    ("absolute-form", get(b"http://api.example.com/x", b"blog.example.com"), ["api", "", "/x"]),
+    (
+        "absolute-form-path",
+        get(b"http://example.com/backend/y", b"blog.example.com"),
+        ["backend", "/backend", "/y"],
+    ),
 ]
 
 
@@ -126,6 +133,11 @@ REFUSED = [
     ("encoded-backslash", get(b"/backend%5cv2", b"example.com"), b"encoded slash"),
     ("above-root", get(b"/backend/../../etc", b"example.com"), b"above the root"),
     ("nul", get(b"/backend%00", b"example.com"), b"NUL"),
+    (
+        "absolute-form-userinfo",
+        get(b"http://u@api.example.com/", b"api.example.com"),
+        b"malformed Host",
+    ),
 ]
 
 
@@ -141,3 +153,11 @@ def test_long_path_routes(port: int) -> None:
     status, body = request(port, get(path, b"example.com"))
     assert status == 200
     assert json.loads(body)[:2] == ["backend", "/backend"]
+
+
+@pytest.mark.parametrize("target", [b"/backend/x", b"/_apphost/health"])
+def test_trace_is_refused_before_any_app(port: int, target: bytes) -> None:
+    status, body = request(
+        port, b"TRACE " + target + b" HTTP/1.1\r\nHost: example.com\r\nCookie: s=1"
+    )
+    assert (status, body) == (405, b"405 Method Not Allowed: TRACE is not served here\n")

@@ -254,3 +254,28 @@ def test_requests_that_wait_are_summarized_live(
         summaries[0],
     ), summaries
     assert "Task queue depth" not in caplog.text
+
+
+def test_make_server_binds_admin_listen_itself(
+    apphost_host: HostFactory, apphost_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Outside the supervisor (apphost_server, a plugin's tests) admin_listen is bound too."""
+    caplog.set_level(logging.INFO, "apphost")
+    apps = DrainApps()
+    host = apphost_host(
+        apps={"hello": apps.hello}, config={"apphost": {"admin_listen": ["127.0.0.1:0"]}}
+    )
+    live = apphost_server(host)
+    found = re.search(r"own pages \(admin_listen\) on http://127\.0\.0\.1:(\d+)/", caplog.text)
+    assert found is not None, caplog.text
+    admin = int(found.group(1))
+    for port, path, status in [
+        (live.port, "/hello", b"200"),
+        (live.port, "/_apphost/", b"404"),
+        (admin, "/_apphost/", b"200"),
+        (admin, "/hello", b"404"),
+    ]:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            request = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            head, _ = _exchange(sock, request.encode())
+        assert head.split(b" ")[1] == status, (port, path, head)

@@ -171,7 +171,11 @@ def test_verbose_prints_the_traceback_of_a_failing_import(run_cli: Run, dists: D
             assert where in out_v, (command, out_v)
     # The traceback follows its problem line.
     lines = run_cli("check", "--verbose")[1].splitlines()
-    problem = next(i for i, line in enumerate(lines) if "problem: app 'failing'" in line)
+    problem = next(
+        i
+        for i, line in enumerate(lines)
+        if "problem: app 'failing' (failing-dist==0.3): failed" in line
+    )
     assert lines[problem + 1].strip() == "Traceback (most recent call last):"
     assert any(app_at in line for line in lines[problem + 1 :])
     # routes imports hook modules only, so only the hooks' traceback.
@@ -212,3 +216,22 @@ def test_distribution_for_another_apphost_in_check_and_plugins(run_cli: Run, dis
     assert code == 0
     (row,) = [line for line in out.splitlines() if line.startswith("app") and " old " in line]
     assert "old-dist==1.0" in row and "not loaded: requires apphost<0.1" in row
+
+
+def test_app_without_a_route_says_why_in_every_command(run_cli: Run, dists: Dists) -> None:
+    mod, hooks = unique("scoped"), unique("scoped_hooks")
+    source = "from apphost import Claim\ndef apphost_claim_routes():\n    return Claim(app='scoped', subdomain='t', host='t.example')\n"
+    dists.add(
+        "scoped-dist",
+        apps={"scoped": f"{mod}:app"},
+        plugins={"scoped": hooks},
+        modules={mod: "def app(environ, start_response):\n    return []\n", hooks: source},
+    )
+    why = "app 'scoped' (scoped-dist==1.0): not mounted: its claim"
+    code, out = run_cli("check")
+    assert code == 1 and f"problem: {why}" in out
+    code, out = run_cli("routes")
+    assert code == 0 and why in out and "give subdomain= or host=, not both" in out
+    code, out = run_cli("plugins", "--json")
+    row = next(r for r in json.loads(out) if (r["kind"], r["name"]) == ("app", "scoped"))
+    assert row["status"].startswith("ok; not mounted: its claim Claim(app='scoped'")

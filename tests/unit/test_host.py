@@ -358,6 +358,108 @@ def test_apps_of_a_failed_plugin_are_not_auto_mounted(dists: Dists) -> None:
     assert_good_serves(host)  # another distribution's app is mounted as ever
 
 
+SCOPED_HOOKS = """
+from apphost import Claim
+def apphost_claim_routes():
+    return {claim}
+"""
+
+
+@pytest.mark.parametrize(
+    ("claim", "why"),
+    [
+        (
+            "Claim(app='scoped', subdomain='team', host='team.example.org')",
+            "give subdomain= or host=, not both",
+        ),
+        ("Claim(app='scoped', path='team')", "must start with '/'"),
+    ],
+    ids=["subdomain-and-host", "bad-path"],
+)
+def test_app_named_by_an_invalid_claim_is_not_mounted(dists: Dists, claim: str, why: str) -> None:
+    """Fail closed: an app meant for one host must not go public at /<name> by a wrong claim."""
+    healthy(dists)
+    mod, hooks = unique("scoped"), unique("scoped_hooks")
+    dists.add(
+        "scoped-dist",
+        version="1.2",
+        apps={"scoped": f"{mod}:app"},
+        plugins={"scoped": hooks},
+        modules={mod: HELLO, hooks: SCOPED_HOOKS.format(claim=claim)},
+    )
+    host = dists.host()
+    for where in ("localhost", "team.example.org", "team.localhost"):
+        assert get(host, "/scoped/x", headers={"Host": where})[0] == 404
+    (problem,) = [p for p in host.problems if p.subject == "scoped" and p.kind.value == "app"]
+    assert problem.message == (
+        f"app 'scoped' (scoped-dist==1.2): not mounted: its claim {claim} from plugin"
+        f" 'scoped' (scoped-dist==1.2) is invalid: {problem.message.rpartition(': ')[2]}"
+    )
+    assert why in problem.message
+    assert (problem.plugin, problem.distribution) == ("scoped", "scoped-dist==1.2")
+    assert host.unmounted["scoped"] == problem.message
+    assert_good_serves(host)
+
+
+def test_app_with_invalid_and_valid_claims_is_mounted_only_where_valid(dists: Dists) -> None:
+    mod, hooks = unique("scoped"), unique("scoped_hooks")
+    two = "[Claim(app='scoped', path='bad'), Claim(app='scoped', path='/ok')]"
+    dists.add(
+        "scoped-dist",
+        apps={"scoped": f"{mod}:app"},
+        plugins={"scoped": hooks},
+        modules={mod: HELLO, hooks: SCOPED_HOOKS.format(claim=two)},
+    )
+    host = dists.host()
+    assert get(host, "/ok/x") == (200, "hello /ok|/x")
+    assert get(host, "/scoped")[0] == 404
+    assert "scoped" not in host.unmounted  # it has a route: nothing to explain
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("raise ImportError('hooks broken')", "ImportError: hooks broken"),
+        (
+            "def apphost_claim_routes():\n    raise KeyError('db down')",
+            "apphost_claim_routes raised KeyError: 'db down'",
+        ),
+    ],
+    ids=["import-fails", "hook-raises"],
+)
+def test_apps_of_failed_hooks_say_why_they_are_not_mounted(
+    dists: Dists, source: str, why: str
+) -> None:
+    healthy(dists)
+    mod, hooks = unique("app"), unique("hooks")
+    dists.add(
+        "half-dist",
+        apps={"half": f"{mod}:app"},
+        plugins={"halfhooks": hooks},
+        modules={mod: HELLO, hooks: source},
+    )
+    host = dists.host()
+    assert get(host, "/half")[0] == 404
+    message = host.unmounted["half"]
+    assert message.startswith(
+        "app 'half' (half-dist==1.0): not mounted: the hooks of plugin 'halfhooks'"
+        " (half-dist==1.0) failed, so the claims of its distribution's apps are unknown: "
+    )
+    assert why in message
+    assert message in problems(host)
+    assert_good_serves(host)
+
+
+def test_config_claim_that_is_invalid_does_not_mount_its_app(
+    apphost_host: HostFactory,
+) -> None:
+    config = {"claims": [{"app": "good", "path": "/g", "host": "a.example", "subdomain": "a"}]}
+    host = apphost_host(apps={"good": text_app("hello")}, config=config)
+    assert get(host, "/good")[0] == 404
+    assert "not mounted: its claim" in host.unmounted["good"]
+    assert "[[claims]] #1" in host.unmounted["good"]
+
+
 # 8. wrappers fail closed ----------------------------------------------------------
 
 
@@ -515,7 +617,9 @@ def test_strict_lists_every_problem(host_with: Callable[..., Host]) -> None:
         host.strict()
     text = str(info.value)
     assert "x gone" in text and "plugin 'y'" in text
-    assert len(info.value.problems) == 2
+    # y's hooks failed: x, of the same (in-memory) distribution, is not mounted either.
+    assert "app 'x' (in-memory==0): not mounted: the hooks of plugin 'y'" in text
+    assert len(info.value.problems) == 3
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,9 @@ class Gate:
         return [b"done"]
 
 
+LOCAL = {"REMOTE_ADDR": "127.0.0.1"}  # health's details answer the clients the status pages do
+
+
 def ok(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"ok"]
@@ -175,7 +178,7 @@ def test_stuck_request_is_logged_once_with_its_stack_and_listed(
     assert "app 'slow' (in-memory==0) GET /x running for" in stuck[0]
     assert "in __call__\n" in stuck[0] and "self.release.wait(10)" in stuck[0]  # the stack
     assert host.bulkheads.stuck_total == {"slow": 1}
-    health = json.loads(client.get("/_apphost/health").text)
+    health = json.loads(client.get("/_apphost/health", environ_base=LOCAL).text)
     assert health["status"] == "degraded"
     assert [(s["app"], s["path"]) for s in health["stuck"]] == [("slow", "/x")]
     page = client.get("/_apphost/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
@@ -198,7 +201,7 @@ def test_quarantine_answers_503_naming_why_and_health_says_degraded(
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
     assert "app 'bad' is quarantined until the next reload: in flight in 3" in refused.text
     assert client.get("/good/").text == "ok"
-    health = client.get("/_apphost/health")
+    health = client.get("/_apphost/health", environ_base=LOCAL)
     assert health.status_code == 200  # one broken plugin never takes the instance out
     assert json.loads(health.text)["status"] == "degraded"
     assert "in flight in 3 worker deaths" in json.loads(health.text)["quarantined"]["bad"]
@@ -209,7 +212,8 @@ def test_quarantine_answers_503_naming_why_and_health_says_degraded(
 def test_health_is_ok_when_nothing_is_wrong(
     apphost_host: HostFactory, apphost_client: ClientFactory
 ) -> None:
-    health = json.loads(apphost_client(apphost_host(apps={"a": ok})).get("/_apphost/health").text)
+    client = apphost_client(apphost_host(apps={"a": ok}))
+    health = json.loads(client.get("/_apphost/health", environ_base=LOCAL).text)
     assert health["status"] == "ok"
     assert (health["failed"], health["quarantined"], health["stuck"]) == ([], {}, [])
 

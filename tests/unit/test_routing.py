@@ -11,7 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 from wsgiref.validate import validator
 
 import pytest
@@ -122,6 +122,8 @@ def make_environ(
 ) -> dict[str, Any]:
     """The environ a server makes for ``raw`` (a request target): PATH_INFO decoded, raw kept."""
     raw_path, _, query = raw.partition("?")
+    if "://" in raw_path:  # absolute-form: waitress keeps the path only (its split_uri)
+        raw_path = urlsplit(raw_path).path
     environ = create_environ("/", f"{scheme}://localhost", query_string=query)
     environ["PATH_INFO"] = unquote_to_bytes(raw_path).decode("latin-1")
     environ["REQUEST_URI"] = environ["RAW_URI"] = raw
@@ -261,6 +263,15 @@ CASES = [
     Case("oversized", "a." * 50_000 + "com", "/", 400, reason="Host"),
     Case("no-host-1.1", None, "/", 400, reason="requires a Host"),
     Case("no-host-1.0", None, "/backend/x", ("backend", "/backend", "/x"), proto="HTTP/1.0"),
+    # -- absolute-form request-target: its authority is the host (RFC 9112 section 3.2.2)
+    Case("absolute-form", "blog.example.com", "http://api.example.com/x", ("api", "", "/x")),
+    Case("absolute-form-case", "blog.example.com", "HTTP://API.example.com./x", ("api", "", "/x")),
+    Case("absolute-form-port", H, "http://api.example.com:8080/x", ("api8080", "", "/x")),
+    Case("absolute-form-query", H, "http://blog.example.com/p?h=api", ("blog", "", "/p")),
+    Case("absolute-form-no-path", H, "http://blog.example.com", ("blog", "", "")),
+    Case("absolute-form-no-host", None, "http://blog.example.com/p", ("blog", "", "/p")),
+    Case("absolute-form-userinfo", H, "http://u@blog.example.com/p", 400, reason="Host"),
+    Case("absolute-form-empty", "blog.example.com", "http:///p", 400, reason="Host"),
     # -- allowed_hosts: 400 before routing, own pages still answer
     *[
         Case(f"allowed-{i}", host, path, expect, proto=proto, options={"allowed_hosts": allowed})
@@ -269,6 +280,8 @@ CASES = [
                 ("blog.example.com", "/", ("blog", "", "/"), "HTTP/1.1"),
                 ("Example.COM.:8080", "/", ("root", "", "/"), "HTTP/1.1"),
                 ("evil.org", "/", 400, "HTTP/1.1"),
+                ("example.com", "http://evil.org/", 400, "HTTP/1.1"),
+                ("evil.org", "http://blog.example.com/", ("blog", "", "/"), "HTTP/1.1"),
                 ("notexample.com", "/", 400, "HTTP/1.1"),
                 ("evil.org", "/_apphost/health", ("health", "", "/_apphost/health"), "HTTP/1.1"),
                 ("10.0.0.7", "/_apphost/health", ("health", "", "/_apphost/health"), "HTTP/1.1"),
@@ -369,11 +382,42 @@ def test_own_pages_and_relative_paths_whatever_the_claims(
 
 def test_route_reads_environ_only() -> None:
     dispatcher = make_dispatcher()
-    for path in ("/backend/x", "/nowhere/../x", "/..", "/u/k"):
+    for path in ("/backend/x", "/nowhere/../x", "/..", "/u/k", "http://api.example.com/x"):
         environ = make_environ("www.example.com", path)
         before = dict(environ)
         dispatcher.route(environ)
         assert environ == before
+
+
+def test_absolute_form_authority_is_the_host_apps_see() -> None:
+    """Routed on the target's authority, the app must not see another Host (its URLs, its checks)."""
+    seen: dict[str, str] = {}
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        seen["host"] = environ["HTTP_HOST"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    dispatcher = Dispatcher(
+        build_table(
+            [normalize(Claim(app=app, host="api.example.com"), Claimant(Source.CONFIG, "#1"), H)],
+            H,
+            lambda route: route.claim.app,  # type: ignore[arg-type,return-value]
+        )[0]
+    )
+    environ = make_environ("blog.example.com", "http://api.example.com:8080/x")
+    assert call(dispatcher, environ)[0] == 200
+    assert seen == {"host": "api.example.com:8080"}
+
+
+@pytest.mark.parametrize("path", ["/backend/x", "/_apphost/health", "/nowhere", "*"])
+def test_trace_is_405_at_the_host(path: str) -> None:
+    """TRACE echoes a request (cookies, credentials) back: no app ever sees one (XST)."""
+    environ = make_environ(H, path)
+    environ["REQUEST_METHOD"] = "TRACE"
+    status, body = call(make_dispatcher(), environ, check_input=path.startswith("/"))
+    assert (status, body) == (405, b"405 Method Not Allowed: TRACE is not served here\n")
+    assert "apphost.app" not in environ
 
 
 def test_client_drives_the_dispatcher() -> None:

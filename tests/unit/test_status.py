@@ -16,7 +16,7 @@ from apphost.config import parse_config
 from apphost.host import Host
 from apphost.testing import HostFactory
 from apphost.web.observe import Metrics, Observer
-from apphost.web.stack import request_stack
+from apphost.web.stack import admin_stack, request_stack
 from werkzeug.test import Client
 
 
@@ -72,10 +72,59 @@ def test_json_pages(make_host: Callable[..., Host]) -> None:
 )
 def test_access_rule(make_host: Callable[..., Host], mode: str, addr: str, expected: int) -> None:
     host = make_host(parse_config({"apphost": {"status_page": mode}}))
+    host.load_all()
     for path in ("/_apphost/", "/_apphost/routes", "/_apphost/plugins", "/_apphost/metrics"):
         assert fetch(host, path, addr)[0] == expected
-    # The health check answers whatever the mode.
-    assert fetch(host, "/_apphost/health", addr)[0] == 200
+    # The health check answers whatever the mode; its details only to whom the pages answer.
+    status, body = fetch(host, "/_apphost/health", addr)
+    assert status == 200
+    health = json.loads(body)
+    assert health["status"] == "degraded"  # 'bad' failed to load
+    if expected == 200:
+        assert health["apps"]["good"] == "ok" and health["failed"] == ["bad"]
+    else:
+        assert health == {"status": "degraded"}  # no app names to anyone else
+
+
+def test_health_through_a_proxy_is_minimal(make_host: Callable[..., Host]) -> None:
+    """A proxy's client is not the host's own: it says so with X-Forwarded-For."""
+    host = make_host()
+    host.load_all()
+    resp = Client(request_stack(host)).get(
+        "/_apphost/health", headers={"X-Forwarded-For": "203.0.113.9"}
+    )
+    assert json.loads(resp.get_data()) == {"status": "degraded"}
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1", "10.1.2.3"])
+def test_with_admin_listen_the_public_side_has_minimal_health_only(
+    make_host: Callable[..., Host], addr: str
+) -> None:
+    host = make_host(parse_config({"apphost": {"admin_listen": ["127.0.0.1:0"]}}))
+    host.load_all()
+    for path in ("/_apphost/", "/_apphost/routes", "/_apphost/plugins", "/_apphost/metrics"):
+        assert fetch(host, path, addr)[0] == 404
+    assert fetch(host, "/_apphost/health", addr) == (200, '{"status": "degraded"}')
+    # The admin listener's stack: every own page, to any client that can reach it.
+    admin = Client(admin_stack(host))
+    for path in ("/_apphost/", "/_apphost/routes", "/_apphost/plugins", "/_apphost/metrics"):
+        assert admin.get(path, environ_base={"REMOTE_ADDR": addr}).status_code == 200
+    health = json.loads(admin.get("/_apphost/health").get_data())
+    assert health["status"] == "degraded" and health["failed"] == ["bad"]
+    # Only the own pages answer there: no app, and TRACE is refused as on the public side.
+    assert admin.get("/good").status_code == 404
+    assert admin.open("/_apphost/health", method="TRACE").status_code == 405
+    assert fetch(host, "/good", addr)[0] == 200
+
+
+def test_admin_listen_with_status_page_off(make_host: Callable[..., Host]) -> None:
+    host = make_host(
+        parse_config({"apphost": {"admin_listen": ["127.0.0.1:0"], "status_page": "off"}})
+    )
+    host.load_all()
+    admin = Client(admin_stack(host))
+    assert admin.get("/_apphost/").status_code == 404
+    assert json.loads(admin.get("/_apphost/health").get_data()) == {"status": "degraded"}
 
 
 @pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
