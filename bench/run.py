@@ -34,6 +34,7 @@ SCRIPTS = (
     "workers",
     "isolation",
     "asgi",
+    "pools",
     "slowloris",
 )
 PACKAGES = (

@@ -144,13 +144,20 @@ def serve_command(
             sys.exit(supervise(config, command_line(click.get_current_context())))
         # Only here, in a worker: the supervisor must not import prometheus_client
         # before it has set PROMETHEUS_MULTIPROC_DIR.
+        if worker.pool is not None:
+            from .serving.pools import serve_pool
+
+            serve_pool(config, worker, disable, strict)
+            return
         from .serving.server import make_server, run
         from .web.bulkhead import Bulkheads
 
         board = worker.board
         bulkheads = Bulkheads(config, board, on_recycle=worker.recycle)
         on_step = board.doing if board is not None else None
-        host = Host.build(config, disable=disable, bulkheads=bulkheads, on_step=on_step)
+        host = Host.build(
+            config, disable=disable, bulkheads=bulkheads, on_step=on_step, pools=worker.pools
+        )
         if strict:
             host.strict()
         run(host, make_server(host, worker.sockets, worker.admin), worker)
@@ -179,17 +186,21 @@ def routes_command(
     disable: tuple[str, ...],
     verbose: bool,
 ) -> None:
-    """Show the routing table in precedence order: host, path, app, distribution, claimant.
+    """Show the routing table in precedence order: host, path, app, distribution, claimant, status.
 
-    Only hook modules are imported, never the apps themselves.
+    Only hook modules are imported, never the apps themselves. With --match,
+    the exit status is 1 when the URL is refused (no route matches it, a
+    conflict, a malformed request).
     """
     from .routing.explain import explain
     from .web.report import route_rows
 
     _setup_logging(False)
     host = Host.build(_load(config_path), disable=disable)
+    refused = False
     if url is not None:
         result = explain(host.dispatcher, url)
+        refused = result["status"] != 200
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
@@ -201,11 +212,13 @@ def routes_command(
         if as_json:
             _json_rows(rows)
         else:
-            _table(rows, ["host", "path", "app", "distribution", "claimed_by"])
+            _table(rows, ["host", "path", "app", "distribution", "claimed_by", "status"])
             for why in host.unmounted.values():
                 click.echo(why)
     if verbose:
         _tracebacks(host.all_problems())
+    if refused:
+        sys.exit(1)
 
 
 @main.command("plugins")
@@ -228,7 +241,17 @@ def plugins_command(
         _json_rows(rows)
     else:
         _table(
-            rows, ["kind", "name", "distribution", "entry_point", "interface", "hooks", "status"]
+            rows,
+            [
+                "kind",
+                "name",
+                "distribution",
+                "entry_point",
+                "interface",
+                "hooks",
+                "isolation",
+                "status",
+            ],
         )
     if verbose:
         _tracebacks(host.all_problems())
@@ -255,6 +278,40 @@ def check_command(config_path: str | None, disable: tuple[str, ...], verbose: bo
     click.echo(
         f"ok: {len(host.apps)} app(s), {len(host.plugins)} plugin(s), {len(host.dispatcher.table.entries)} route(s)."
     )
+
+
+@main.command("status")
+@click.argument("url", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the status JSON instead.")
+@config_option
+def status_command(url: str | None, as_json: bool, config_path: str | None) -> None:
+    """Show what is wrong with a running instance, its apps, workers and reloads.
+
+    Reads URL's /_apphost/status.json (URL: http://HOST:PORT; default: the
+    first admin_listen address configured, else the first listen address).
+    Exit status 0: ok; 2: degraded or draining; 1: nothing answers there.
+    """
+    from .web.status import as_text, fetch_picture
+
+    if url is None:  # the status pages answer on admin_listen when it is set
+        config = _load(config_path)
+        url = _local_url((config.admin_listen or config.listen)[0])
+    try:
+        picture = fetch_picture(url)
+    except ApphostError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(picture, indent=2) if as_json else as_text(picture))
+    if picture.get("status") != "ok":
+        sys.exit(2)
+
+
+def _local_url(listen: str) -> str:
+    """``http://HOST:PORT`` for a listen address; a wildcard one is reached on loopback."""
+    from .config import parse_listen
+
+    host, port = parse_listen(listen)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @main.command("new")
@@ -304,7 +361,7 @@ def _json_rows(rows: list[dict[str, Any]]) -> None:
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     cells = [[c.upper().replace("_", " ") for c in columns]] + [
-        [str(r[c]) for c in columns] for r in rows
+        [", ".join(r[c]) if isinstance(r[c], list) else str(r[c]) for c in columns] for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     for row in cells:

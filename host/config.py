@@ -2,7 +2,8 @@
 
 Precedence: CLI flags, then ``--config FILE``, then ``$APPHOST_CONFIG``, then
 ``./apphost.toml``, then the defaults below. Only one file is read. An unknown
-key or a value of the wrong type is a ``ConfigError`` naming the key.
+key or a value of the wrong type is a ``ConfigError`` naming the key and the
+file; every mistake in a file is reported at once, in one ``ConfigError``.
 
     [apphost]
     listen = ["127.0.0.1:8080"]
@@ -19,11 +20,12 @@ Sizes (``max_body_size``) are a number of bytes or a string with a unit:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -116,10 +118,36 @@ class Config:
         own = [h.max_body_size for h in self.hosting.values() if h.max_body_size is not None]
         return max([self.max_body_size, *own])
 
+    def pools(self) -> dict[str, int]:
+        """App name -> processes, for each app with ``isolation = "process"``."""
+        return {n: h.processes for n, h in self.hosting.items() if h.isolation == "process"}
+
     def with_flags(self, **flags: Any) -> Config:
         """Return a copy with the flags that were given (not None) applied and checked."""
         given = {k: v for k, v in flags.items() if v is not None and v != ()}
-        return _checked(replace(self, **_coerce_table(given, "flag --")))
+        mistakes = _Mistakes()
+        config = _checked(replace(self, **_coerce_table(given, "flag --", mistakes)), mistakes)
+        mistakes.raise_any()
+        return config
+
+
+class _Mistakes:
+    """The ``ConfigError`` of each check that failed, so a file's mistakes are reported together."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    @contextlib.contextmanager
+    def check(self) -> Iterator[None]:
+        """Record a ``ConfigError`` raised in the block instead of letting it through."""
+        try:
+            yield
+        except ConfigError as exc:
+            self.errors.extend(exc.errors)
+
+    def raise_any(self, source: str | None = None) -> None:
+        if self.errors:
+            raise ConfigError.of(self.errors, source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +157,8 @@ class Hosting:
     max_in_flight: int | None = None
     request_timeout: float | None = None
     max_body_size: int | None = None
-    isolation: str = "thread"  # "thread" only, for now
-    processes: int = 1
+    isolation: str = "thread"  # "thread": the workers' threads; "process": a pool of its own
+    processes: int = 1  # the pool's size, with isolation = "process"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +170,7 @@ class Limits:
     max_body_size: int = 10 * 2**20
 
 
+ISOLATIONS = ("thread", "process")
 _TABLES = ("waitress", "claims", "apps", "hosting", "source")
 SETTINGS = tuple(f.name for f in fields(Config) if f.name not in _TABLES)
 _HOSTING_KEYS = {
@@ -175,55 +204,77 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return parse_config(data, source=str(path))
 
 
-def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
-    """Check a parsed TOML document and build the ``Config``."""
-    unknown = set(data) - {"apphost", "waitress", "claims", "apps", "hosting"}
-    if unknown:
-        raise ConfigError(
-            sorted(unknown)[0],
-            f"unknown table in {source}; expected [apphost], [waitress], [[claims]],"
-            " [apps.NAME] or [hosting.NAME]",
-        )
-    settings = _coerce_table(_table(data, "apphost"), "apphost.")
-    waitress = _table(data, "waitress")
+def parse_config(data: Mapping[str, Any], source: str | None = None) -> Config:
+    """Check a parsed TOML document and build the ``Config``; one ``ConfigError`` lists every mistake."""
+    mistakes = _Mistakes()
+    for name in sorted(set(data) - {"apphost", "waitress", "claims", "apps", "hosting"}):
+        with mistakes.check():
+            raise ConfigError(
+                name,
+                "unknown table; expected [apphost], [waitress], [[claims]],"
+                " [apps.NAME] or [hosting.NAME]",
+            )
+    settings = _coerce_table(_table(data, "apphost", mistakes), "apphost.", mistakes)
+    waitress = _table(data, "waitress", mistakes)
     for key in waitress:
         if key in _OWN_WAITRESS_KEYS:
-            raise ConfigError(f"waitress.{key}", "set listen and threads in [apphost] instead")
-    _check_waitress(waitress)
-    apps = _table(data, "apps")
-    for name, table in apps.items():
+            with mistakes.check():
+                raise ConfigError(f"waitress.{key}", "set listen and threads in [apphost] instead")
+    with mistakes.check():
+        _check_waitress({k: v for k, v in waitress.items() if k not in _OWN_WAITRESS_KEYS})
+    apps = dict(_table(data, "apps", mistakes))
+    for name, table in list(apps.items()):
         if not isinstance(table, Mapping):
-            raise ConfigError(f"apps.{name}", f"must be a table, not {table!r}")
-    hosting = {name: _hosting(name, table) for name, table in _table(data, "hosting").items()}
+            del apps[name]
+            with mistakes.check():
+                raise ConfigError(f"apps.{name}", f"must be a table, not {table!r}")
+    hosting = {}
+    for name, table in _table(data, "hosting", mistakes).items():
+        with mistakes.check():
+            hosting[name] = _hosting(name, table)
     raw_claims = data.get("claims", [])
+    claims = []
     if not isinstance(raw_claims, list):
-        raise ConfigError("claims", "must be an array of tables: [[claims]]")
-    claims = tuple(_claim(i, c) for i, c in enumerate(raw_claims))
-    return _checked(
+        with mistakes.check():
+            raise ConfigError("claims", "must be an array of tables: [[claims]]")
+        raw_claims = []
+    for i, raw in enumerate(raw_claims):
+        with mistakes.check():
+            claims.append(_claim(i, raw))
+    config = _checked(
         Config(
             **settings,
             waitress=MappingProxyType(dict(waitress)),
-            claims=claims,
+            claims=tuple(claims),
             apps=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in apps.items()}),
             hosting=MappingProxyType(hosting),
-            source=source,
-        )
+            source=source or "<config>",
+        ),
+        mistakes,
     )
+    mistakes.raise_any(source)
+    return config
 
 
-def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+def _table(data: Mapping[str, Any], name: str, mistakes: _Mistakes) -> Mapping[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, Mapping):
-        raise ConfigError(name, f"must be a table ([{name}]), not {table!r}")
+        with mistakes.check():
+            raise ConfigError(name, f"must be a table ([{name}]), not {table!r}")
+        return {}
     return table
 
 
-def _coerce_table(table: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+def _coerce_table(table: Mapping[str, Any], prefix: str, mistakes: _Mistakes) -> dict[str, Any]:
+    """The keys of ``table`` that are right; a mistake in each other key goes to ``mistakes``."""
     out = {}
     for key, value in table.items():
-        if key not in SETTINGS:
-            raise ConfigError(f"{prefix}{key}", f"unknown key; known keys: {', '.join(SETTINGS)}")
-        out[key] = _coerce(f"{prefix}{key}", value, _HINTS[key])
+        with mistakes.check():
+            if key not in SETTINGS:
+                raise ConfigError(
+                    f"{prefix}{key}", f"unknown key; known keys: {', '.join(SETTINGS)}"
+                )
+            out[key] = _coerce(f"{prefix}{key}", value, _HINTS[key])
     return out
 
 
@@ -245,11 +296,10 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     if key.rpartition(".")[2].rpartition("-")[2] in _SIZE_KEYS:
         return parse_size(key, value)
     if hint == tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return tuple(value)
-        raise ConfigError(key, f"must be a list of strings, not {value!r}")
+        example = f" such as [{value!r}]" if isinstance(value, str) else ""
+        raise ConfigError(key, f"must be a list of strings{example}, not {value!r}")
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
@@ -257,26 +307,31 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def _checked(config: Config) -> Config:
-    """Range and syntax checks that types alone do not catch."""
+def _checked(config: Config, mistakes: _Mistakes) -> Config:
+    """Range and syntax checks that types alone do not catch; each mistake goes to ``mistakes``."""
+
+    def check(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            mistakes.errors.append(ConfigError(f"apphost.{key}", message))
+
     for key in ("threads", "workers", "max_dynamic_apps"):
-        if getattr(config, key) < 1:
-            raise ConfigError(f"apphost.{key}", f"must be at least 1, not {getattr(config, key)}")
-    if config.status_page not in ("off", "local", "public"):
-        raise ConfigError(
-            "apphost.status_page", f"must be 'off', 'local' or 'public', not {config.status_page!r}"
-        )
-    if config.shutdown_timeout < 0:
-        raise ConfigError("apphost.shutdown_timeout", "must not be negative")
+        value = getattr(config, key)
+        check(value >= 1, key, f"must be at least 1, not {value}")
+    check(
+        config.status_page in ("off", "local", "public"),
+        "status_page",
+        f"must be 'off', 'local' or 'public', not {config.status_page!r}",
+    )
+    check(config.shutdown_timeout >= 0, "shutdown_timeout", "must not be negative")
     for key in ("max_in_flight", "max_requests", "max_worker_memory"):
-        if getattr(config, key) < 0:
-            raise ConfigError(f"apphost.{key}", "must not be negative (0: off or automatic)")
-    if config.crash_limit < 1:
-        raise ConfigError("apphost.crash_limit", f"must be at least 1, not {config.crash_limit}")
-    if config.max_connections < 1:
-        raise ConfigError("apphost.max_connections", "must be at least 1")
-    if config.max_connections_per_client < 0:
-        raise ConfigError("apphost.max_connections_per_client", "must not be negative (0: off)")
+        check(getattr(config, key) >= 0, key, "must not be negative (0: off or automatic)")
+    check(config.crash_limit >= 1, "crash_limit", f"must be at least 1, not {config.crash_limit}")
+    check(config.max_connections >= 1, "max_connections", "must be at least 1")
+    check(
+        config.max_connections_per_client >= 0,
+        "max_connections_per_client",
+        "must not be negative (0: off)",
+    )
     for key in (
         "request_timeout",
         "crash_window",
@@ -285,47 +340,52 @@ def _checked(config: Config) -> Config:
         "body_timeout",
         "send_timeout",
     ):
-        if getattr(config, key) <= 0:
-            raise ConfigError(f"apphost.{key}", "must be more than 0 seconds")
-    if not config.listen:
-        raise ConfigError("apphost.listen", "give at least one HOST:PORT")
+        check(getattr(config, key) > 0, key, "must be more than 0 seconds")
+    check(bool(config.listen), "listen", "give at least one HOST:PORT")
     for addr in config.admin_listen:
-        _, port = parse_listen(addr, "apphost.admin_listen")
-        if port and addr in config.listen:
-            raise ConfigError(
-                "apphost.admin_listen",
-                f"{addr} is in listen too: the own pages need an address of their own",
-            )
+        with mistakes.check():
+            _, port = parse_listen(addr, "apphost.admin_listen")
+            if port and addr in config.listen:
+                raise ConfigError(
+                    "apphost.admin_listen",
+                    f"{addr} is in listen too: the own pages need an address of their own",
+                )
     for addr in config.listen:
-        host, _ = parse_listen(addr)
-        if config.debug and not _is_loopback(host):
-            raise ConfigError(
-                "apphost.debug",
+        with mistakes.check():
+            host, _ = parse_listen(addr)
+            check(
+                not config.debug or _is_loopback(host),
+                "debug",
                 f"the debugger runs any code a visitor types: refused while listening on {addr}"
                 " (use 127.0.0.1 or [::1])",
             )
-    try:
-        server_name = to_ascii(config.server_name)
-    except ValueError as exc:
-        raise ConfigError("apphost.server_name", str(exc)) from None
-    parsed = parse_host(server_name)
-    if parsed is None or parsed[1] is not None or server_name.endswith("."):
-        raise ConfigError(
-            "apphost.server_name", f"{config.server_name!r} is not a host name (no port)"
-        )
+    server_name = config.server_name
+    with mistakes.check():
+        try:
+            ascii_name = to_ascii(config.server_name)
+        except ValueError as exc:
+            raise ConfigError("apphost.server_name", str(exc)) from None
+        parsed = parse_host(ascii_name)
+        if parsed is None or parsed[1] is not None or ascii_name.endswith("."):
+            raise ConfigError(
+                "apphost.server_name", f"{config.server_name!r} is not a host name (no port)"
+            )
+        server_name = parsed[0]
     allowed = []
     for pattern in config.allowed_hosts:
-        bare = pattern[2:] if pattern.startswith("*.") else pattern
-        try:
-            bare = to_ascii(bare)
-        except ValueError as exc:
-            raise ConfigError("apphost.allowed_hosts", str(exc)) from None
-        if parse_host(bare) is None:
-            raise ConfigError(
-                "apphost.allowed_hosts", f"{pattern!r} is not a host name or *.suffix"
-            )
-        allowed.append(("*." if pattern.startswith("*.") else "") + parse_host(bare)[0])  # type: ignore[index]
-    return replace(config, server_name=parsed[0], allowed_hosts=tuple(allowed))
+        with mistakes.check():
+            bare = pattern[2:] if pattern.startswith("*.") else pattern
+            try:
+                bare = to_ascii(bare)
+            except ValueError as exc:
+                raise ConfigError("apphost.allowed_hosts", str(exc)) from None
+            host_port = parse_host(bare)
+            if host_port is None:
+                raise ConfigError(
+                    "apphost.allowed_hosts", f"{pattern!r} is not a host name or *.suffix"
+                )
+            allowed.append(("*." if pattern.startswith("*.") else "") + host_port[0])
+    return replace(config, server_name=server_name, allowed_hosts=tuple(allowed))
 
 
 def _is_loopback(host: str) -> bool:
@@ -349,26 +409,31 @@ def _hosting(name: str, table: Any) -> Hosting:
     where = f"hosting.{name}"
     if not isinstance(table, Mapping):
         raise ConfigError(where, f"must be a table ([hosting.{name}]), not {table!r}")
+    mistakes = _Mistakes()
     values = {}
     for key, value in table.items():
-        if key not in _HOSTING_KEYS:
-            raise ConfigError(
-                f"{where}.{key}", f"unknown key; known keys: {', '.join(_HOSTING_KEYS)}"
-            )
-        values[key] = _coerce(f"{where}.{key}", value, _HOSTING_KEYS[key])
+        with mistakes.check():
+            if key not in _HOSTING_KEYS:
+                raise ConfigError(
+                    f"{where}.{key}", f"unknown key; known keys: {', '.join(_HOSTING_KEYS)}"
+                )
+            values[key] = _coerce(f"{where}.{key}", value, _HOSTING_KEYS[key])
     hosting = Hosting(**values)
+    wrong = mistakes.errors.append
     if hosting.max_in_flight is not None and hosting.max_in_flight < 0:
-        raise ConfigError(f"{where}.max_in_flight", "must not be negative (0: automatic)")
+        wrong(ConfigError(f"{where}.max_in_flight", "must not be negative (0: automatic)"))
     if hosting.request_timeout is not None and hosting.request_timeout <= 0:
-        raise ConfigError(f"{where}.request_timeout", "must be more than 0 seconds")
-    if hosting.isolation != "thread":
-        raise ConfigError(
-            f"{where}.isolation",
-            f"{hosting.isolation!r}: only 'thread' is available in this version"
-            " (process pools are not built yet)",
+        wrong(ConfigError(f"{where}.request_timeout", "must be more than 0 seconds"))
+    if hosting.isolation not in ISOLATIONS:
+        wrong(
+            ConfigError(
+                f"{where}.isolation",
+                f"{hosting.isolation!r}: must be one of {', '.join(map(repr, ISOLATIONS))}",
+            )
         )
     if hosting.processes < 1:
-        raise ConfigError(f"{where}.processes", "must be at least 1")
+        wrong(ConfigError(f"{where}.processes", "must be at least 1"))
+    mistakes.raise_any()
     return hosting
 
 
@@ -376,14 +441,19 @@ def _claim(index: int, table: Any) -> Claim:
     where = f"claims[{index}]"
     if not isinstance(table, Mapping):
         raise ConfigError(where, "must be a table: [[claims]]")
+    mistakes = _Mistakes()
     for key, value in table.items():
-        if key not in _CLAIM_KEYS:
-            raise ConfigError(
-                f"{where}.{key}", f"unknown key; known keys: {', '.join(_CLAIM_KEYS)}"
-            )
-        _coerce(f"{where}.{key}", value, _CLAIM_KEYS[key])
+        with mistakes.check():
+            if key not in _CLAIM_KEYS:
+                raise ConfigError(
+                    f"{where}.{key}", f"unknown key; known keys: {', '.join(_CLAIM_KEYS)}"
+                )
+            _coerce(f"{where}.{key}", value, _CLAIM_KEYS[key])
     if "app" not in table:
-        raise ConfigError(f"{where}.app", "missing: name the app this claim routes to")
+        mistakes.errors.append(
+            ConfigError(f"{where}.app", "missing: name the app this claim routes to")
+        )
+    mistakes.raise_any()
     return Claim(**table)
 
 
@@ -394,10 +464,12 @@ def _check_waitress(table: Mapping[str, Any]) -> None:
     try:
         Adjustments(**table)
     except (ValueError, TypeError) as whole:
-        for key, value in table.items():  # a key wrong on its own
+        mistakes = _Mistakes()
+        for key, value in table.items():  # each key wrong on its own
             try:
                 Adjustments(**{key: value})
             except (ValueError, TypeError) as exc:
-                raise ConfigError(f"waitress.{key}", str(exc)) from None
+                mistakes.errors.append(ConfigError(f"waitress.{key}", str(exc)))
+        mistakes.raise_any()
         named = [k for k in table if k in str(whole)]  # keys wrong together
         raise ConfigError(f"waitress.{named[0]}" if named else "waitress", str(whole)) from None

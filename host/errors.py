@@ -18,12 +18,35 @@ class ApphostError(Exception):
 
 
 class ConfigError(ApphostError):
-    """A config file, environment variable or flag is wrong; ``key`` names it."""
+    """A config file, environment variable or flag is wrong; ``key`` names it.
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"config {key}: {message}")
+    ``source`` is the file (or ``--config``, a flag) it is in, when known.
+    One error raised for a whole file lists every mistake in it:
+    ``errors`` holds each (for a single mistake, just this error), and
+    ``key`` and ``message`` are the first one's.
+    """
+
+    def __init__(self, key: str, message: str, source: str | None = None) -> None:
+        where = f" in {source}" if source else ""
+        super().__init__(f"config {key}{where}: {message}")
         self.key = key
         self.message = message
+        self.source = source
+        self.errors: list[ConfigError] = [self]
+
+    @classmethod
+    def of(cls, errors: list[ConfigError], source: str | None = None) -> ConfigError:
+        """One error listing every one of ``errors`` (not empty), each placed in ``source``."""
+        placed = [e if e.source or not source else cls(e.key, e.message, source) for e in errors]
+        if len(placed) == 1:
+            return placed[0]
+        first = placed[0]
+        combined = cls(first.key, first.message, first.source)
+        combined.args = (
+            f"{len(placed)} mistakes in the config:\n" + "\n".join(f"  - {e}" for e in placed),
+        )
+        combined.errors = placed
+        return combined
 
 
 class PluginError(ApphostError):

@@ -15,8 +15,9 @@ import dataclasses
 import functools
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import importlib_metadata
 import pluggy
@@ -34,6 +35,7 @@ from .routing.refusals import UNAVAILABLE
 from .routing.table import RouteTable, build_table
 from .web.bulkhead import Bulkhead, Bulkheads
 from .web.cookies import scope_cookies
+from .web.relay import CLAIM_KEY, MADE_KEY, Relay
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -55,12 +57,18 @@ class Host:
         plugins: dict[str, PluginInfo],
         bulkheads: Bulkheads | None = None,
         on_step: Callable[[str], object] | None = None,
+        pools: Mapping[str, str] | None = None,
     ) -> None:
         from .web.pages import own_pages
 
         self.config = config
         self.bulkheads = bulkheads or Bulkheads(config)
         self.on_step = on_step or _ignore  # told what the host does while it builds and starts
+        # Apps served by process pools (isolation = "process"): name -> the pool's socket.
+        self.pools: Mapping[str, str] = pools or {}
+        # name -> (PIDs serving, processes replaced), as the supervisor last said
+        self.pool_state: dict[str, tuple[list[int], int]] = {}
+        self._pool_idle: dict[str, deque[Any]] = {}  # pool socket -> idle connections to it
         self._guards: dict[str, Bulkhead] = {}  # app name -> its bulkhead, kept across rebuilds
         # ASGI apps not behind a LazyApp (factory-made, or Claim objects): served app -> adapter
         self._made_asgi: dict[object, AsgiAdapter] = {}
@@ -96,6 +104,7 @@ class Host:
         disable: Iterable[str] = (),
         bulkheads: Bulkheads | None = None,
         on_step: Callable[[str], object] | None = None,
+        pools: Mapping[str, str] | None = None,
     ) -> Host:
         """Discover plugins and build the table.
 
@@ -103,12 +112,14 @@ class Host:
         or entry points to leave out, like ``$APPHOST_DISABLE_PLUGINS``.
         ``bulkheads`` holds the apps' run-time limits (a worker's has its
         scoreboard); ``on_step(what)`` hears each plugin import and hook call, so a
-        start that hangs can be reported by name.
+        start that hangs can be reported by name. ``pools`` (a worker's) names the
+        apps served by process pools, and their sockets: their routes relay there
+        (``apphost.web.relay``) and the apps are never imported here.
         """
         found = scan(entry_points, disable=disable)
         pm = make_plugin_manager()
         plugins, problems = register_plugins(pm, found.plugins, on_step)
-        host = cls(config, pm, plugins, bulkheads, on_step)
+        host = cls(config, pm, plugins, bulkheads, on_step, pools)
         host.load_problems = found.problems + problems
         host.left_out = found.left_out
         for ep in found.apps:
@@ -146,9 +157,10 @@ class Host:
         return wrap_app(self.pm, self.view, name, app)
 
     def load_all(self) -> None:
-        """Import every app now (``check`` and ``plugins`` report what fails)."""
-        for lazy in self.apps.values():
-            lazy.load()
+        """Import every app now (``check`` and ``plugins`` report what fails); not pools' apps."""
+        for name, lazy in self.apps.items():
+            if name not in self.pools:
+                lazy.load()
 
     # -- claims and the table -------------------------------------------------
 
@@ -273,6 +285,8 @@ class Host:
         claim, claimant = route.claim, route.claimant
         # Only the claims that scope cookies pay for it (Claim.scope_cookies).
         scoped = scope_cookies if route.scopes_cookies else _as_is
+        if claim.factory is not None and claimant.name in self.pools:
+            return self._pooled_factory(route, scoped)
         if claim.factory is not None:
 
             def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
@@ -312,6 +326,34 @@ class Host:
             self._made_asgi[served] = adapter
         return served
 
+    def _pooled_factory(
+        self, route: Route, scoped: Callable[[WSGIApplication], WSGIApplication]
+    ) -> DynamicApps:
+        """A factory claim of a plugin with ``isolation = "process"``: its apps are made in its
+        pool (``apphost.serving.pools``); here each key gets a relay, with a bulkhead of its own."""
+        claimant, describe = route.claimant, route.describe()
+        pool = self.pools[claimant.name]
+
+        def relay(key: str) -> WSGIApplication:
+            extra = {CLAIM_KEY: describe, MADE_KEY: key}
+            return Relay(pool, f"{claimant.name}[{key}]", extra, self._idle(pool))
+
+        def wrap(key: str, app: WSGIApplication) -> WSGIApplication:
+            name = f"{claimant.name}[{key}]"
+            return scoped(self.bulkheads.wrap(app, name, claimant.name, claimant.distribution))
+
+        return DynamicApps(
+            relay,
+            str(claimant),
+            self.config.max_dynamic_apps,
+            wrap,
+            on_size=functools.partial(self._count_dynamic, describe),
+        )
+
+    def _idle(self, pool: str) -> deque[Any]:
+        """The idle connections to ``pool``, shared by every relay to it."""
+        return self._pool_idle.setdefault(pool, deque())
+
     def _as_wsgi(self, app: object, label: str) -> tuple[AsgiAdapter | None, WSGIApplication]:
         """(None, app) for a WSGI app; (its adapter, adapter) for an ASGI app; else PluginError."""
         try:
@@ -336,8 +378,10 @@ class Host:
         guard = self._guards.get(name)
         if guard is None:
             info = self.apps[name].info
+            pool = self.pools.get(name)
+            app = self.apps[name] if pool is None else Relay(pool, name, idle=self._idle(pool))
             guard = self._guards[name] = self.bulkheads.wrap(
-                self.apps[name], name, name, f"{info.dist}=={info.version}"
+                app, name, name, f"{info.dist}=={info.version}"
             )
         return guard
 

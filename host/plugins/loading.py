@@ -22,6 +22,7 @@ import inspect
 import logging
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -214,7 +215,7 @@ class LazyApp:
     FAILED and makes the app answer 503 from then on (fail closed).
     """
 
-    __slots__ = ("_app", "_loader", "_lock", "asgi", "info", "traceback")
+    __slots__ = ("_app", "_loader", "_lock", "asgi", "failed_at", "info", "traceback")
 
     def __init__(self, info: AppInfo, loader: Callable[[], Loaded]) -> None:
         self.info = info
@@ -223,6 +224,7 @@ class LazyApp:
         self._app: WSGIApplication | None = None
         self.asgi: AsgiAdapter | None = None  # an ASGI app's adapter, once loaded
         self.traceback = ""  # of the failure to load, if it failed with an exception
+        self.failed_at = 0.0  # time.time() it failed, for the status page
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         app = self._app
@@ -254,6 +256,7 @@ class LazyApp:
         self.info = self.info.with_status(Status.FAILED, why)
         self._app = UNAVAILABLE
         self.traceback = ""
+        self.failed_at = time.time()
 
     def close(self) -> None:
         """Shut an ASGI app's lifespan down (nothing for WSGI); it answers 503 after."""

@@ -57,7 +57,11 @@ def explain(dispatcher: Dispatcher, url: str) -> dict[str, Any]:
             "status": 503 if conflict else 200,
             "route": route.describe(),
             "app": result.entry.name,
-            "claimed_by": str(route.claimant),
+            "claimed_by": (
+                f"{conflict.existing.claimant} and {conflict.duplicate.claimant}"
+                if conflict
+                else str(route.claimant)
+            ),
             "priority": route.claim.priority,
             "key": result.key,
             "script_name": _text(result.script_name),

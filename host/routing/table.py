@@ -61,7 +61,7 @@ class Entry:
     key_from: Literal["host", "path"] | None = field(init=False)  # a factory's key, else None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", _app_name(self.route))
+        object.__setattr__(self, "name", app_name(self.route))
         object.__setattr__(self, "key_from", self.route.key_from)
 
 
@@ -234,10 +234,10 @@ def build_table(
 
 
 def _claimed(route: Route) -> str:
-    return f"{route.claimant} for {_app_name(route)!r}"
+    return f"{route.claimant} for {app_name(route)!r}"
 
 
-def _app_name(route: Route) -> str:
+def app_name(route: Route) -> str:
     """The app name, or the qualified name of a WSGI app or factory (``make(key)``)."""
     claim = route.claim
     if claim.factory is not None:

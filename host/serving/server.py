@@ -42,6 +42,7 @@ from ..errors import ApphostError
 from ..host import Host
 from ..web.bulkhead import logged_here
 from ..web.observe import Observer
+from ..web.report import manifest
 from ..web.stack import admin_stack, request_stack
 from ._waitress import (
     BaseWSGIServer,
@@ -57,7 +58,7 @@ from .guard import Guard
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe
-from .worker import QUARANTINE
+from .worker import POOL, QUARANTINE
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -191,7 +192,7 @@ def run(host: Host, server: Server, worker: Worker | None = None) -> None:
                 if worker is not None:
                     if worker.board is not None:
                         worker.board.doing("")
-                    worker.ready()
+                    worker.ready(manifest(host))
                 server.print_listen("Serving on http://{}:{}")
                 with contextlib.suppress(Drained):
                     server.run()
@@ -309,3 +310,9 @@ class _Watch(wasyncore.dispatcher):  # type: ignore[misc]
             if line.startswith(QUARANTINE):
                 app, _, why = line[len(QUARANTINE) :].decode(errors="replace").partition("\t")
                 self.control.host.bulkheads.quarantine(app, why)
+            elif line.startswith(POOL):
+                app, pids, restarts = line[len(POOL) :].decode().split("\t")
+                self.control.host.pool_state[app] = (
+                    [int(p) for p in pids.split(",") if p],
+                    int(restarts),
+                )

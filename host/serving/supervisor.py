@@ -29,11 +29,18 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
 Startup and shutdown hooks run in every worker process. The workers share
 their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
 operator set one) and removed at exit; see ``apphost.web.observe``.
+
+Every reload logs one line saying what it changed (apps and routes added,
+upgraded, removed, and new problems), from the manifests the old and new
+workers sent (``apphost.serving.changes``). What the supervisor knows (its
+workers, the recent reloads, the recycles) is written to ``STATUS_FILE`` in
+that folder on every change, for the status page a worker renders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import selectors
@@ -44,22 +51,27 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
 from ..errors import ApphostError
+from .changes import compare, describe_changes
 from .crashes import Crashes
+from .pools import Pools, pool_threads
 from .scoreboard import Scoreboard
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe, systemd_sockets
-from .worker import FAILED, QUARANTINE, READY, RECYCLE, Worker
+from .worker import ENV_POOL, FAILED, MANIFEST, POOL, QUARANTINE, READY, RECYCLE, Worker
 
 log = logging.getLogger("apphost")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 KILL_MARGIN = 5.0  # a worker still draining this long after shutdown_timeout is killed
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess mode
+STATUS_FILE = "apphost-supervisor.json"  # in METRICS_DIR: what the supervisor knows, as JSON
+WRONG_FILE = "apphost-wrong-{pid}.json"  # in METRICS_DIR: what is wrong in a worker (web.status)
+KEEP_RELOADS = 10  # reloads the status file remembers
 
 
 def supervise(config: Config, argv: Sequence[str]) -> int:
@@ -84,12 +96,18 @@ def supervise(config: Config, argv: Sequence[str]) -> int:
         raise
     if own_metrics_dir:  # before prometheus_client is imported, here and in the workers
         os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="apphost-metrics-")
-    supervisor = Supervisor(sockets, argv, config, admin)
+    try:
+        pools = Pools.bind(config)
+    except ApphostError:
+        close(sockets + admin)
+        raise
+    supervisor = Supervisor(sockets, argv, config, admin, pools)
     try:
         code = supervisor.run()
     finally:
         close(sockets)
         close(admin)
+        pools.close()
         if own_metrics_dir:
             shutil.rmtree(os.environ.pop(METRICS_DIR), ignore_errors=True)
     if supervisor.failure is not None:
@@ -122,6 +140,15 @@ class _Child:
     state: str = "starting"  # -> "serving" -> "stopping"
     said: bytes = b""  # what it wrote on the control socket, not yet handled
     replaces: _Child | None = None  # the worker this one takes over from, once serving
+    why: str = "start"  # why it was started: "start", "reload", "crash", a recycle reason
+    manifest: dict[str, Any] | None = None  # what it serves, as it said before "ready"
+    started: float = field(default_factory=time.time)
+    pool: str | None = None  # the isolated app it serves, if a pool process
+
+    def __str__(self) -> str:
+        if self.pool is None:
+            return f"worker {self.proc.pid}"
+        return f"pool process {self.proc.pid} of app {self.pool!r}"
 
 
 class Supervisor:
@@ -133,9 +160,14 @@ class Supervisor:
         argv: Sequence[str],
         config: Config,
         admin: Sequence[socket.socket] = (),
+        pools: Pools | None = None,
     ) -> None:
         self.sockets = list(sockets)
         self.admin = list(admin)  # admin_listen's: the own pages answer only there
+        self.admin_listen = [describe(s) for s in self.admin]  # described now: they close
+        self.pools = pools or Pools("", {}, {})
+        self.config = config
+        self.restarts = dict.fromkeys(self.pools.sizes, 0)  # pool -> processes replaced
         self.argv = list(argv)
         self.workers = config.workers
         self.threads = config.threads
@@ -144,17 +176,25 @@ class Supervisor:
         self.crashes = Crashes(config.crash_limit, config.crash_window)
         self.children: list[_Child] = []
         self.recycles: list[tuple[_Child, str]] = []  # workers waiting to be replaced, and why
-        self._respawns: list[tuple[float, int]] = []  # (when, generation) of backed-off spawns
+        # (when, generation, pool) of backed-off spawns
+        self._respawns: list[tuple[float, int, str | None]] = []
         self.generation = 0  # the generation serving; 0 until the first one serves
         self.reload_pending = False
         self.stopping = False
         self.exit_code = 0
         self.failure: str | None = None  # why the first generation could not start
+        self.started = time.time()
+        self.listen = [describe(s) for s in self.sockets]
+        self.reloads: list[dict[str, Any]] = []  # the last KEEP_RELOADS, newest last
+        self.recycled: dict[str, int] = {}  # reason -> workers replaced for it
+        self._reload_why = ""  # why the generation starting was started
         self._selector = selectors.DefaultSelector()
         self._reloads: Any = None  # apphost_reloads_total, if the workers share metrics
         self._recycled: Any = None  # apphost_worker_recycles_total{reason}
+        self._pool_processes: Any = None  # apphost_pool_processes{app}: serving now
+        self._pool_restarts: Any = None  # apphost_pool_restarts_total{app}
         if METRICS_DIR in os.environ:
-            from prometheus_client import Counter
+            from prometheus_client import Counter, Gauge
 
             self._reloads = Counter(
                 "apphost_reloads", "Reloads (SIGHUP, --reload) that took effect", registry=None
@@ -166,6 +206,21 @@ class Supervisor:
                 ["reason"],
                 registry=None,
             )
+            if self.pools.sizes:
+                self._pool_processes = Gauge(
+                    "apphost_pool_processes",
+                    "Processes serving an app's pool (isolation = process)",
+                    ["app"],
+                    multiprocess_mode="livemax",
+                    registry=None,
+                )
+                self._pool_restarts = Counter(
+                    "apphost_pool_restarts",
+                    "Pool processes replaced while serving (crash, max_requests,"
+                    " max_worker_memory, stuck)",
+                    ["app"],
+                    registry=None,
+                )
 
     def run(self) -> int:
         """Start the workers and supervise them until stopped; the exit status."""
@@ -202,7 +257,8 @@ class Supervisor:
             log.info("the reload lifts the quarantine of %s", ", ".join(self.crashes.quarantined))
         self.crashes.reset()
         self.recycles.clear()
-        self._start_generation()
+        self._reload_why = why
+        self._start_generation("reload")
 
     def stop(self, why: str) -> None:
         """Stop every worker (they drain); a second call kills them."""
@@ -216,7 +272,15 @@ class Supervisor:
         log.info("%s: stopping %d worker(s)", why, len(self.children))
         close(self.sockets + self.admin)  # the workers keep theirs until they have drained
         for child in self.children:
-            self._terminate(child)
+            if child.pool is None:  # pools serve the workers' last requests, then stop
+                self._terminate(child)
+        self._stop_pools()
+
+    def _stop_pools(self) -> None:
+        """Once stopping and no worker is left to hand them requests, stop the pools."""
+        if self.stopping and not any(c.pool is None for c in self.children):
+            for child in self.children:
+                self._terminate(child)
 
     def _on_signals(self, data: bytes) -> None:
         for signum in data:
@@ -234,13 +298,16 @@ class Supervisor:
             self._selector.unregister(child.control)
             return
         child.said += data
-        if child.state == "starting" and child.said.startswith(READY):
-            child.said = child.said[len(READY) :]
-            child.state, child.deadline = "serving", None
-            self._promote(child)
-        while child.state != "starting" and b"\n" in child.said:
+        # "failed\n" is followed by a reason of any length, read once the worker exits.
+        while b"\n" in child.said and not child.said.startswith(FAILED):
             line, _, child.said = child.said.partition(b"\n")
-            if line.startswith(RECYCLE):
+            if line.startswith(MANIFEST) and child.state == "starting":
+                with contextlib.suppress(ValueError):
+                    child.manifest = json.loads(line[len(MANIFEST) :])
+            elif line + b"\n" == READY and child.state == "starting":
+                child.state, child.deadline = "serving", None
+                self._promote(child)
+            elif line.startswith(RECYCLE) and child.state != "starting":
                 self._ask_recycle(child, line[len(RECYCLE) :].decode(errors="replace"))
 
     def _ask_recycle(self, child: _Child, reason: str) -> None:
@@ -258,23 +325,34 @@ class Supervisor:
         while self.recycles:
             old, reason = self.recycles.pop(0)
             if old in self.children and old.state == "serving":
-                log.info("replacing worker %d (%s): starting its successor", old.proc.pid, reason)
+                log.info("replacing %s (%s): starting its successor", old, reason)
+                kind = reason.split(":", 1)[0]
+                self.recycled[kind] = self.recycled.get(kind, 0) + 1
                 if self._recycled is not None:
-                    self._recycled.labels(reason.split(":", 1)[0]).inc()
-                self._spawn(old.generation, replaces=old)
+                    self._recycled.labels(kind).inc()
+                if old.pool is not None:
+                    self._restarted(old.pool)
+                self._spawn(old.generation, replaces=old, why=reason, pool=old.pool)
                 return
 
     def _promote(self, child: _Child) -> None:
+        self._promote_one(child)
+        self._publish()
+
+    def _promote_one(self, child: _Child) -> None:
         generation = child.generation
         for app, why in self.crashes.quarantined.items():  # it started before they were
             self._tell(child, QUARANTINE + f"{app}\t{why}".encode())
+        self._announce_pools(child)
         if generation <= self.generation:  # a replacement joined the generation serving
             previous, child.replaces = child.replaces, None
             if previous is not None and previous in self.children:
-                log.info("worker %d serves; worker %d drains", child.proc.pid, previous.proc.pid)
+                log.info("%s serves; %s drains", child, previous)
                 self._terminate(previous)
-            else:
+            elif child.pool is None:
                 log.info("worker(s) %d serve", child.proc.pid)
+            else:
+                log.info("%s serves", child)
             self._next_recycle()
             return
         new = [c for c in self.children if c.generation == generation]
@@ -285,7 +363,13 @@ class Supervisor:
         for stale in old:
             self._terminate(stale)
         if old:
-            log.info("reloaded: worker(s) %s serve, %s draining", _pids(new), _pids(old))
+            said = [[c for c in g if c.pool is None] or g for g in (old, new)]  # workers'
+            changes = compare(said[0][0].manifest, said[1][0].manifest)
+            summary = describe_changes(changes)
+            log.info(
+                "reloaded: worker(s) %s serve, %s draining; %s", _pids(new), _pids(old), summary
+            )
+            self._remember_reload(True, summary, changes)
             if self._reloads is not None:
                 self._reloads.inc()
         else:
@@ -304,6 +388,9 @@ class Supervisor:
                 self._selector.unregister(child.control)
             child.control.close()
             self._exited(child, code)
+            if child.pool is not None:
+                self._announce_pools()
+        self._stop_pools()
 
     def _exited(self, child: _Child, code: int) -> None:
         pid, how = child.proc.pid, _status(code)
@@ -317,27 +404,29 @@ class Supervisor:
 
             mark_process_dead(pid)  # type: ignore[no-untyped-call]
             fold_dead(os.environ[METRICS_DIR], pid)
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(os.environ[METRICS_DIR], WRONG_FILE.format(pid=pid)))
         if child.replaces is not None:  # a successor that died: its predecessor stays
             child.replaces = None
             self._next_recycle()
         if child.state == "stopping":
-            log.log(logging.INFO if code == 0 else logging.WARNING, "worker %d %s", pid, how)
+            log.log(logging.INFO if code == 0 else logging.WARNING, "%s %s", child, how)
             if code != 0 and in_flight:
-                log.warning("worker %d had in flight: %s", pid, _requests(in_flight))
+                log.warning("%s had in flight: %s", child, _requests(in_flight))
         elif child.state == "serving":
             self._died(child, how, in_flight)
         elif child.said.startswith(FAILED):
             self._start_failed(child, code, child.said[len(FAILED) :].decode(errors="replace"))
         elif status:
-            self._start_failed(child, code, f"worker {pid} {how} before serving, while {status}")
+            self._start_failed(child, code, f"{child} {how} before serving, while {status}")
         else:
-            self._start_failed(child, code, f"worker {pid} {how} before serving (see above)")
+            self._start_failed(child, code, f"{child} {how} before serving (see above)")
+        self._publish()
 
     def _died(self, child: _Child, how: str, in_flight: list[tuple[str, str, str]]) -> None:
         """A serving worker died: say what it had in flight, quarantine, replace (backed off)."""
-        pid = child.proc.pid
         had = _requests(in_flight) if in_flight else "no request"
-        log.error("worker %d %s while serving, with in flight: %s", pid, how, had)
+        log.error("%s %s while serving, with in flight: %s", child, how, had)
         for app, why in self.crashes.died(in_flight).items():
             log.error("quarantining app %r in every worker until the next reload: %s", app, why)
             for other in self.children:
@@ -345,29 +434,52 @@ class Supervisor:
                     self._tell(other, QUARANTINE + f"{app}\t{why}".encode())
         if self.stopping:
             return
+        self.recycled["crash"] = self.recycled.get("crash", 0) + 1
         if self._recycled is not None:
             self._recycled.labels("crash").inc()
         delay = self.crashes.backoff()
         if delay:
             log.warning("workers keep dying: starting the replacement in %.1fs", delay)
-        self._respawns.append((time.monotonic() + delay, child.generation))
+        self._respawns.append((time.monotonic() + delay, child.generation, child.pool))
 
     def _respawn_due(self) -> None:
         now = time.monotonic()
         due = [r for r in self._respawns if r[0] <= now]
         self._respawns = [r for r in self._respawns if r[0] > now]
-        for _, generation in due:
+        for _, generation, pool in due:
             if not self.stopping:
-                self._spawn(generation)
+                if pool is not None:
+                    self._restarted(pool)
+                self._spawn(generation, why="crash", pool=pool)
+
+    def _restarted(self, pool: str) -> None:
+        self.restarts[pool] += 1
+        if self._pool_restarts is not None:
+            self._pool_restarts.labels(pool).inc()
+
+    def _announce_pools(self, changed: _Child | None = None) -> None:
+        """Tell the serving workers each pool's serving PIDs and restarts (status pages)."""
+        if not self.pools.sizes:
+            return
+        if changed is not None and changed.pool is None:  # a worker that just serves
+            workers = [changed]
+        else:
+            workers = [c for c in self.children if c.pool is None and c.state == "serving"]
+        for name in self.pools.sizes:
+            serving = [c for c in self.children if c.pool == name and c.state == "serving"]
+            if self._pool_processes is not None:
+                self._pool_processes.labels(name).set(len(serving))
+            pids = ",".join(str(c.proc.pid) for c in serving)
+            for worker in workers:
+                self._tell(worker, POOL + f"{name}\t{pids}\t{self.restarts[name]}".encode())
 
     def _tell(self, child: _Child, message: bytes) -> None:
         with contextlib.suppress(OSError):  # it is exiting: _reap() will see to it
             child.control.send(message + b"\n")
 
     def _start_failed(self, child: _Child, code: int, reason: str) -> None:
-        pid = child.proc.pid
         if child.generation <= self.generation:
-            log.error("replacement worker %d could not start: %s", pid, reason)
+            log.error("replacement %s could not start: %s", child, reason)
             if not any(c.state == "serving" for c in self.children):
                 self.exit_code = 1
                 self.stop("no worker left serving")
@@ -379,30 +491,82 @@ class Supervisor:
         if self.generation == 0:
             self.failure = reason  # supervise() raises it
             self.exit_code = code if code > 0 else 1
-            self.stop(f"worker {pid} could not start")
+            self.stop(f"{child} could not start")
         else:
             serving = _pids(c for c in self.children if c.state == "serving")
             log.error(
                 "reload failed; worker(s) %s keep serving the previous plugins."
-                " New worker %d could not start: %s",
+                " New %s could not start: %s",
                 serving,
-                pid,
+                child,
                 reason,
             )
+            self._remember_reload(False, f"failed: {reason}", {"failed": [reason]})
 
-    def _start_generation(self) -> None:
+    def _remember_reload(self, ok: bool, summary: str, changes: dict[str, list[str]]) -> None:
+        reload = {"at": time.time(), "why": self._reload_why, "ok": ok, "summary": summary}
+        self.reloads = [*self.reloads, reload | changes][-KEEP_RELOADS:]
+
+    def _publish(self) -> None:
+        """Write what the supervisor knows to ``STATUS_FILE`` (replaced whole, never half-written)."""
+        folder = os.environ.get(METRICS_DIR)
+        if not folder:
+            return
+        status = {
+            "pid": os.getpid(),
+            "started": self.started,
+            "listen": self.listen,
+            "admin_listen": self.admin_listen,
+            "workers": [
+                {
+                    "pid": c.proc.pid,
+                    "generation": c.generation,
+                    "state": c.state,
+                    "started": c.started,
+                    "why": c.why,
+                    "pool": c.pool,  # the isolated app it serves; None: a worker
+                }
+                for c in self.children
+            ],
+            "recycled": self.recycled,
+            "reloads": self.reloads,
+        }
+        path = os.path.join(folder, STATUS_FILE)
+        try:
+            with open(path + ".new", "w") as f:
+                json.dump(status, f)
+            os.replace(path + ".new", path)
+        except OSError as exc:  # the folder went away: the status page shows less
+            log.debug("cannot write %s: %s", path, exc)
+
+    def _start_generation(self, why: str = "start") -> None:
         generation = max([self.generation, *(c.generation for c in self.children)]) + 1
         for _ in range(self.workers):
-            self._spawn(generation)
+            self._spawn(generation, why=why)
+        for name, processes in self.pools.sizes.items():
+            for _ in range(processes):
+                self._spawn(generation, why=why, pool=name)
 
-    def _spawn(self, generation: int, replaces: _Child | None = None) -> None:
+    def _spawn(
+        self,
+        generation: int,
+        replaces: _Child | None = None,
+        why: str = "start",
+        pool: str | None = None,
+    ) -> None:
         mine, theirs = socket.socketpair()
-        board = Scoreboard.create(self.threads)
-        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in self.sockets + self.admin)]
+        if pool is None:  # a worker: the listening sockets, admin_listen's, where pools are
+            sockets, admin = self.sockets, self.admin
+            threads, env = self.threads, self.pools.environ()
+        else:  # a pool process: its pool's socket
+            sockets, admin = [self.pools.sockets[pool]], []
+            threads, env = pool_threads(self.config, pool), {ENV_POOL: pool}
+        board = Scoreboard.create(threads)
+        fds = [theirs.fileno(), board.fd, *(s.fileno() for s in sockets + admin)]
         try:
             proc = subprocess.Popen(
                 self.argv,
-                env={**os.environ, **Worker.environ(theirs, self.sockets, board, self.admin)},
+                env={**os.environ, **Worker.environ(theirs, sockets, board, admin), **env},
                 pass_fds=fds,
             )
         except OSError as exc:
@@ -416,10 +580,13 @@ class Supervisor:
             theirs.close()
         mine.setblocking(False)
         deadline = time.monotonic() + self.start_timeout
-        child = _Child(proc, mine, board, generation, deadline, replaces=replaces)
+        child = _Child(
+            proc, mine, board, generation, deadline, replaces=replaces, why=why, pool=pool
+        )
         self.children.append(child)
         self._selector.register(mine, selectors.EVENT_READ, child)
-        log.info("started worker %d", proc.pid)
+        log.info("started %s", child)
+        self._publish()
 
     def _terminate(self, child: _Child) -> None:
         if child.state != "stopping":
@@ -429,7 +596,7 @@ class Supervisor:
 
     def _timeout(self) -> float | None:
         deadlines = [c.deadline for c in self.children if c.deadline is not None]
-        deadlines += [when for when, _ in self._respawns]
+        deadlines += [when for when, _, _ in self._respawns]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
     def _enforce_deadlines(self) -> None:
@@ -443,7 +610,7 @@ class Supervisor:
                 while_ = f", still {doing}" if doing else ""
                 child.said = FAILED + f"not serving after {self.start_timeout:g}s{while_}".encode()
             else:
-                log.warning("worker %d still running after SIGTERM: killing it", child.proc.pid)
+                log.warning("%s still running after SIGTERM: killing it", child)
                 if self.stopping:
                     self.exit_code = self.exit_code or 1
             child.proc.kill()

@@ -9,9 +9,12 @@
 The supervisor (``apphost.serving.supervisor``) starts each worker as
 ``python -m apphost serve ...`` with the options it was given, plus two
 variables naming inherited descriptors: ``APPHOST_LISTEN_FDS`` (the
-listening sockets), ``APPHOST_ADMIN_FDS`` (those of ``admin_listen``, if any)
-and ``APPHOST_SUPERVISOR_FD`` (one end of a socket pair).
-On that control socket the worker writes ``ready\\n`` once it serves, or
+listening sockets; a pool process, ``APPHOST_POOL`` naming its app, gets
+its pool's Unix socket; see ``apphost.serving.pools``), ``APPHOST_ADMIN_FDS``
+(those of ``admin_listen``, if any) and ``APPHOST_SUPERVISOR_FD`` (one end of
+a socket pair).
+On that control socket the worker writes its manifest (what it serves, one
+JSON line, see ``apphost.serving.changes``) and ``ready\\n`` once it serves, or
 ``failed\\n`` and the reason before exiting; the supervisor closing its end
 (it exited) makes the worker drain and exit. Both variables are removed from
 the environment once read, so processes the apps start never see them.
@@ -20,23 +23,29 @@ the environment once read, so processes the apps start never see them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ApphostError
+from .pools import ENV_POOLS, parse_pools
 from .scoreboard import ENV_FD, Scoreboard
 from .sockets import adopt
 
 ENV_CONTROL = "APPHOST_SUPERVISOR_FD"
 ENV_LISTEN = "APPHOST_LISTEN_FDS"
+ENV_POOL = "APPHOST_POOL"  # set in a pool process: the isolated app it serves
 ENV_ADMIN = "APPHOST_ADMIN_FDS"
 READY = b"ready\n"  # worker -> supervisor: serving
+MANIFEST = b"manifest "  # worker -> supervisor, before READY: JSON of what it serves, "\n"
 FAILED = b"failed\n"  # worker -> supervisor, then the reason: could not start
 RECYCLE = b"recycle "  # worker -> supervisor, a reason and "\n": replace me
 QUARANTINE = b"quarantine "  # supervisor -> worker, "app\twhy\n": answer 503 for app
+POOL = b"pool "  # supervisor -> worker, "app\tpid,pid\trestarts\n": a process pool's state
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,8 @@ class Worker:
     sockets: list[socket.socket]
     board: Scoreboard | None = None  # where this worker writes what it serves
     admin: list[socket.socket] = field(default_factory=list)  # admin_listen's sockets
+    pool: str | None = None  # the app this process serves alone, if a pool process
+    pools: Mapping[str, str] = field(default_factory=dict)  # isolated app -> its pool's socket
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
@@ -55,6 +66,7 @@ class Worker:
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
         admin_fds = env.pop(ENV_ADMIN, "")
         board_fd = env.pop(ENV_FD, None)
+        pool, pools = env.pop(ENV_POOL, None), parse_pools(env.pop(ENV_POOLS, None))
         if control_fd is None:
             return None
         # A terminal's hangup and Ctrl-C reach the whole process group: the
@@ -73,7 +85,8 @@ class Worker:
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
         board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
-        return cls(control, sockets, board, [adopt(fd, "the supervisor") for fd in admin])
+        admin_sockets = [adopt(fd, "the supervisor") for fd in admin]
+        return cls(control, sockets, board, admin_sockets, pool, pools)
 
     @staticmethod
     def environ(
@@ -93,9 +106,10 @@ class Worker:
             **board.environ(),
         }
 
-    def ready(self) -> None:
-        """Tell the supervisor this worker serves: it may now stop the previous ones."""
-        self._send(READY)
+    def ready(self, manifest: Mapping[str, Any] | None = None) -> None:
+        """Tell the supervisor this worker serves ``manifest``: it may now stop the previous ones."""
+        said = json.dumps(manifest).encode() + b"\n" if manifest is not None else b""
+        self._send(MANIFEST + said + READY if said else READY)
 
     def recycle(self, reason: str) -> None:
         """Ask the supervisor to replace this worker (it starts the successor first)."""

@@ -86,6 +86,7 @@ class Bulkhead:
         "quarantined",
         "rejected",
         "reported",
+        "saturated_since",
         "served",
         "timeout",
     )
@@ -112,6 +113,7 @@ class Bulkhead:
         self.rejected = 0
         self.reported = 0  # of ``rejected``, how many the metrics have counted
         self.last_rejected = 0.0
+        self.saturated_since = 0.0  # the first rejection after SATURATED_FOR without one
         self.quarantined: str | None = None  # why, while quarantined
         self._full = Refusal(
             "503 Service Unavailable",
@@ -129,7 +131,10 @@ class Bulkhead:
         if len(active) > self.limit:
             del active[ident]
             self.rejected += 1
-            self.last_rejected = time.monotonic()
+            now = time.monotonic()
+            if now - self.last_rejected >= SATURATED_FOR:
+                self.saturated_since = now
+            self.last_rejected = now
             return self._full(environ, start_response)
         self.served += 1
         board = self.board
@@ -233,6 +238,7 @@ class Bulkheads:
         # Weak: a made app's bulkhead goes when its LRU forgets the app.
         self.all: weakref.WeakSet[Bulkhead] = weakref.WeakSet()
         self.quarantined: dict[str, str] = {}  # app name -> why
+        self.quarantined_at: dict[str, float] = {}  # app name -> time.time() it was
         self.stuck: dict[tuple[int, float], Stuck] = {}  # (thread, start) -> the request
         self.stuck_total: dict[str, int] = {}  # app -> requests found stuck so far
         self.recycling: str | None = None  # why this worker asked to be replaced
@@ -247,6 +253,7 @@ class Bulkheads:
         )
         self._lock = threading.Lock()  # guards ``all``: a WeakSet may not change while iterated
         self._thread: threading.Thread | None = None
+        self.watchers: list[Callable[[], object]] = []  # called after each pass of the watch
         self._stop = threading.Event()
 
     def wrap(self, app: WSGIApplication, name: str, group: str, dist: str) -> Bulkhead:
@@ -271,6 +278,7 @@ class Bulkheads:
         """Answer 503 for app ``name`` (and, for a plugin's made apps, ``name[key]``)."""
         log.error("app %r is quarantined until the next reload: %s", name, reason)
         self.quarantined[name] = reason
+        self.quarantined_at.setdefault(name, time.time())
         for bulkhead in self.each():
             if bulkhead.name == name:
                 bulkhead.quarantine(reason)
@@ -322,6 +330,8 @@ class Bulkheads:
         if metrics is not None:
             metrics.fold()  # the requests counted per thread since the last pass
         self._maybe_recycle()
+        for watcher in self.watchers:
+            watcher()
 
     @staticmethod
     def _count(metrics: Any, bulkhead: Bulkhead) -> None:
@@ -400,10 +410,10 @@ def _body_limit(app: WSGIApplication, name: str, limit: int) -> WSGIApplication:
     return limited
 
 
-def rss_mib() -> float:
-    """This process's resident set size, in MiB (Linux ``/proc``; 0 where unknown)."""
+def rss_mib(pid: int | None = None) -> float:
+    """The resident set size of this process (or ``pid``), in MiB (Linux ``/proc``; 0 where unknown)."""
     try:
-        with open("/proc/self/statm", "rb") as f:
+        with open(f"/proc/{pid or 'self'}/statm", "rb") as f:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return 0.0

@@ -22,9 +22,10 @@ def test_routes_table(run_cli: Run) -> None:
     code, out = run_cli("routes")
     assert code == 0
     header, *lines = out.splitlines()
-    assert header.split() == ["HOST", "PATH", "APP", "DISTRIBUTION", "CLAIMED", "BY"]
+    assert header.split() == ["HOST", "PATH", "APP", "DISTRIBUTION", "CLAIMED", "BY", "STATUS"]
     hello = next(line for line in lines if "/hello" in line)
     assert hello.split()[:4] == ["*", "/hello", "hello", "apphost-hello==0.1.0"]
+    assert hello.split()[-1] == "ok"
     # Precedence order: host-specific routes before host-less ones.
     hosts = [line.split()[0] for line in lines]
     assert hosts.index("notes.localhost") < hosts.index("*.localhost") < hosts.index("*")
@@ -35,7 +36,23 @@ def test_plugins_json_shows_status_and_hooks(run_cli: Run) -> None:
     assert code == 0
     rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
     assert rows[("app", "wiki")]["status"] == "ok"
-    assert rows[("plugin", "tenants")]["hooks"] == "apphost_claim_routes"
+    assert rows[("plugin", "tenants")]["hooks"] == ["apphost_claim_routes"]
+    assert rows[("app", "wiki")]["hooks"] == []
+    code, out = run_cli("plugins")
+    tenants = next(line for line in out.splitlines() if line.startswith("plugin  tenants"))
+    assert " apphost_claim_routes " in tenants  # a list, shown as words
+
+
+def test_plugins_shows_each_apps_isolation(run_cli: Run, tmp_path: Path) -> None:
+    cfg = tmp_path / "apphost.toml"
+    cfg.write_text('[hosting.wiki]\nisolation = "process"\nprocesses = 2\n')
+    code, out = run_cli("plugins", "--json", "--config", str(cfg))
+    assert code == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
+    assert rows[("app", "wiki")]["isolation"] == "process x2"
+    assert rows[("app", "hello")]["isolation"] == "thread"
+    code, out = run_cli("plugins", "--config", str(cfg))
+    assert "ISOLATION" in out.splitlines()[0] and "process x2" in out
 
 
 def test_broken_plugin_is_reported_by_every_command(run_cli: Run, dists: Dists) -> None:
@@ -64,7 +81,7 @@ def test_config_error_is_a_clean_message(run_cli: Run, tmp_path: Path) -> None:
     cfg.write_text("[apphost]\nthreads = 'many'\n")
     code, out = run_cli("check", "--config", str(cfg))
     assert code == 1
-    assert out.strip() == "Error: config apphost.threads: must be int, not 'many'"
+    assert out.strip() == f"Error: config apphost.threads in {cfg}: must be int, not 'many'"
     code, out = run_cli("routes", "--config", str(tmp_path / "none.toml"))
     assert code == 1 and "not found" in out
 
@@ -114,8 +131,45 @@ def test_routes_match(run_cli: Run) -> None:
     )
     assert lines == {"app": "hello", "route": "/hello"}
     assert "script name  /hello" in out and "path info    /there" in out
+    assert code == 0
     code, out = run_cli("routes", "--match", "http://localhost/a/../../etc")
-    assert code == 0 and "400" in out and "'..' above the root" in out
+    assert code == 1 and "400" in out and "'..' above the root" in out
+    code, out = run_cli("routes", "--match", "http://localhost/nothing-here", "--json")
+    assert code == 1 and json.loads(out)["status"] == 404
+
+
+def test_routes_status_column_shows_conflicts_and_losers(run_cli: Run, tmp_path: Path) -> None:
+    config = tmp_path / "apphost.toml"
+    config.write_text(
+        '[[claims]]\napp = "hello"\npath = "/both"\n'
+        '[[claims]]\napp = "wiki"\npath = "/both"\n'
+        '[[claims]]\napp = "wiki"\npath = "/top"\npriority = 5\n'
+        '[[claims]]\napp = "hello"\npath = "/top"\n'
+    )
+    code, out = run_cli("routes", "--config", str(config), "--json")
+    assert code == 0
+    rows = [r for r in json.loads(out) if r["path"] in ("/both", "/top")]
+    both = [r for r in rows if r["path"] == "/both"]
+    # Neither claimant of a conflict is shown as the winner: both rows say conflict.
+    assert [(r["app"], r["status"].split(":")[0]) for r in both] == [
+        ("hello", "conflict"),
+        ("wiki", "conflict"),
+    ]
+    assert "with config [[claims]] #2" in both[0]["status"] and "answers 503" in both[0]["status"]
+    assert "with config [[claims]] #1" in both[1]["status"]
+    top = [(r["app"], r["status"]) for r in rows if r["path"] == "/top"]
+    assert top[0] == ("wiki", "ok")
+    assert top[1][0] == "hello" and top[1][1].startswith("lost to config [[claims]] #3")
+    code, out = run_cli("routes", "--config", str(config))
+    line = next(line for line in out.splitlines() if " /both " in line)
+    assert line.rstrip().endswith("the route answers 503")
+    code, out = run_cli("routes", "--config", str(config), "--match", "/both/x", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["status"] == 503
+    assert (
+        result["claimed_by"].startswith("config [[claims]] #1")
+        and " and config [[claims]] #2" in result["claimed_by"]
+    )
 
 
 def test_debug_refused_off_loopback(run_cli: Run) -> None:

@@ -228,3 +228,45 @@ def test_settings_are_the_scalar_fields() -> None:
         "max_connections_per_client",
         "max_body_size",
     )
+
+
+def test_every_mistake_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "apphost.toml"
+    path.write_text(
+        '[apphost]\nthreads = 0\nlisten = "127.0.0.1:8080"\nsrever_name = "x"\n'
+        '[hosting.blog]\nmax_in_flight = "four"\n'
+        '[[claims]]\npath = "/x"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    keys = [e.key for e in info.value.errors]
+    assert sorted(keys) == sorted(
+        [
+            "apphost.threads",
+            "apphost.listen",
+            "apphost.srever_name",
+            "hosting.blog.max_in_flight",
+            "claims[0].app",
+        ]
+    )
+    text = str(info.value)
+    assert text.startswith("5 mistakes in the config:")
+    for error in info.value.errors:  # each line names the file and the key
+        assert error.source == str(path)
+        assert f"config {error.key} in {path}: " in text
+    assert "must be a list of strings such as ['127.0.0.1:8080']" in text
+
+
+def test_one_mistake_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "apphost.toml"
+    path.write_text("[apphost]\nworkers = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"config apphost.workers in {path}: must be at least 1, not 0"
+    assert info.value.errors == [info.value]
+
+
+@pytest.mark.parametrize("key", ["listen", "allowed_hosts"])
+def test_a_string_for_a_list_is_an_error(key: str) -> None:
+    with pytest.raises(ConfigError, match=f"apphost.{key}.*must be a list of strings"):
+        parse_config({"apphost": {key: "127.0.0.1:8080"}})

@@ -90,10 +90,11 @@ def test_hosting_overrides_one_app() -> None:
         ({"hosting": {"blog": {"max_in_flight": "2"}}}, "hosting.blog.max_in_flight", "int"),
         ({"hosting": {"blog": {"max_in_flight": -1}}}, "hosting.blog.max_in_flight", "negative"),
         (
-            {"hosting": {"blog": {"isolation": "process"}}},
+            {"hosting": {"blog": {"isolation": "processes"}}},
             "hosting.blog.isolation",
-            "only 'thread'",
+            "must be one of 'thread', 'process'",
         ),
+        ({"hosting": {"blog": {"processes": 0}}}, "hosting.blog.processes", "at least 1"),
         ({"hosting": {"blog": 3}}, "hosting.blog", "must be a table"),
         ({"apphost": {"crash_limit": 0}}, "apphost.crash_limit", "at least 1"),
         ({"apphost": {"request_timeout": 0}}, "apphost.request_timeout", "more than 0"),
@@ -206,7 +207,12 @@ def test_quarantine_answers_503_naming_why_and_health_says_degraded(
     assert json.loads(health.text)["status"] == "degraded"
     assert "in flight in 3 worker deaths" in json.loads(health.text)["quarantined"]["bad"]
     page = client.get("/_apphost/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
-    assert "app bad: quarantined: in flight in 3 worker deaths" in page
+    first = page.split("<li ", 2)[1]  # what is wrong leads the page
+    assert first.startswith("data-kind=quarantined data-app=bad>")
+    assert "in flight in 3 worker deaths" in first
+    routes = json.loads(client.get("/_apphost/routes", environ_base={"REMOTE_ADDR": "::1"}).text)
+    bad = next(r for r in routes if r["app"] == "bad")  # its route does not say ok
+    assert bad["status"].startswith("quarantined: in flight in 3 worker deaths")
 
 
 def test_health_is_ok_when_nothing_is_wrong(
