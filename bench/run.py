@@ -35,6 +35,7 @@ SCRIPTS = (
     "isolation",
     "asgi",
     "pools",
+    "slowloris",
 )
 PACKAGES = (
     "apphost",

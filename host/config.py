@@ -11,7 +11,11 @@ file; every mistake in a file is reported at once, in one ``ConfigError``.
     [waitress]                 # any waitress adjustment, passed through
     [[claims]]                 # app, path, subdomain, host, priority, scope_cookies
     [apps.blog]                # handed to blog's factory
-    [hosting.blog]             # run-time limits of one app: max_in_flight, request_timeout
+    [hosting.blog]             # run-time limits of one app: max_in_flight, request_timeout,
+                               # max_body_size
+
+Sizes (``max_body_size``) are a number of bytes or a string with a unit:
+``"512KB"``, ``"10MB"``, ``"1GB"`` (binary: 1 KB = 1024 bytes).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -75,6 +80,13 @@ class Config:
     crash_limit: int = 3  # worker deaths with one app in flight ...
     crash_window: float = 60.0  # ... within these seconds quarantine that app
     start_timeout: float = 60.0  # seconds a new worker may take to serve; then it has failed
+    # Hostile clients (see apphost.serving.guard): timeouts, connection and size limits.
+    header_timeout: float = 10.0  # seconds to receive a whole request head
+    body_timeout: float = 30.0  # seconds a request body may make no progress
+    send_timeout: float = 60.0  # seconds a client may stop reading a response
+    max_connections: int = 10000  # per worker
+    max_connections_per_client: int = 200  # per client address; 0: no limit
+    max_body_size: int = 10 * 2**20  # bytes ("10MB"); 413 past it; [hosting.NAME] overrides
     # Tables other than [apphost]:
     waitress: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     claims: tuple[Claim, ...] = ()
@@ -98,7 +110,13 @@ class Config:
         )
         if limit == 0:
             limit = max(1, (self.threads - max(2, self.threads // 4)) // 2)
-        return Limits(limit, timeout)
+        body = own.max_body_size if own and own.max_body_size is not None else self.max_body_size
+        return Limits(limit, timeout, body)
+
+    def largest_body(self) -> int:
+        """The largest ``max_body_size`` of any app: what the server reads before routing."""
+        own = [h.max_body_size for h in self.hosting.values() if h.max_body_size is not None]
+        return max([self.max_body_size, *own])
 
     def pools(self) -> dict[str, int]:
         """App name -> processes, for each app with ``isolation = "process"``."""
@@ -138,6 +156,7 @@ class Hosting:
 
     max_in_flight: int | None = None
     request_timeout: float | None = None
+    max_body_size: int | None = None
     isolation: str = "thread"  # "thread": the workers' threads; "process": a pool of its own
     processes: int = 1  # the pool's size, with isolation = "process"
 
@@ -148,12 +167,21 @@ class Limits:
 
     max_in_flight: int
     request_timeout: float
+    max_body_size: int = 10 * 2**20
 
 
 ISOLATIONS = ("thread", "process")
 _TABLES = ("waitress", "claims", "apps", "hosting", "source")
 SETTINGS = tuple(f.name for f in fields(Config) if f.name not in _TABLES)
-_HOSTING_KEYS = {"max_in_flight": int, "request_timeout": float, "isolation": str, "processes": int}
+_HOSTING_KEYS = {
+    "max_in_flight": int,
+    "request_timeout": float,
+    "max_body_size": int,
+    "isolation": str,
+    "processes": int,
+}
+_SIZE_KEYS = {"max_body_size"}  # bytes, or a string with a unit (see parse_size)
+_UNITS = {"": 1, "B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30}
 _HINTS = get_type_hints(Config)
 
 
@@ -250,8 +278,23 @@ def _coerce_table(table: Mapping[str, Any], prefix: str, mistakes: _Mistakes) ->
     return out
 
 
+def parse_size(key: str, value: Any) -> int:
+    """Bytes from ``1048576``, ``"1MB"``, ``"512 KB"`` or ``"1GB"``; ConfigError naming ``key``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+)\s*([KMG]?B?)\s*", value.upper())
+        if m and int(m.group(1)) > 0 and m.group(2) in _UNITS:
+            return int(m.group(1)) * _UNITS[m.group(2)]
+    raise ConfigError(
+        key, f"must be a size in bytes (more than 0) or like '10MB', '512KB', '1GB'; not {value!r}"
+    )
+
+
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     """Check ``value`` against the field's type; accept a list for a tuple, an int for a float."""
+    if key.rpartition(".")[2].rpartition("-")[2] in _SIZE_KEYS:
+        return parse_size(key, value)
     if hint == tuple[str, ...]:
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return tuple(value)
@@ -283,7 +326,20 @@ def _checked(config: Config, mistakes: _Mistakes) -> Config:
     for key in ("max_in_flight", "max_requests", "max_worker_memory"):
         check(getattr(config, key) >= 0, key, "must not be negative (0: off or automatic)")
     check(config.crash_limit >= 1, "crash_limit", f"must be at least 1, not {config.crash_limit}")
-    for key in ("request_timeout", "crash_window", "start_timeout"):
+    check(config.max_connections >= 1, "max_connections", "must be at least 1")
+    check(
+        config.max_connections_per_client >= 0,
+        "max_connections_per_client",
+        "must not be negative (0: off)",
+    )
+    for key in (
+        "request_timeout",
+        "crash_window",
+        "start_timeout",
+        "header_timeout",
+        "body_timeout",
+        "send_timeout",
+    ):
         check(getattr(config, key) > 0, key, "must be more than 0 seconds")
     check(bool(config.listen), "listen", "give at least one HOST:PORT")
     for addr in config.admin_listen:

@@ -24,7 +24,9 @@ the tested range, in ``_waitress``):
 
 An idle connection is closed once it has been idle for ``IDLE_GRACE``: a
 client that has just connected, or has just read a response, is most likely
-sending a request already, and closing under it would fail that request.
+sending a request already, and closing under it would fail that request. A
+connection whose request head is not complete counts as idle: draining does
+not wait for a head that trickles (a slowloris) or never ends.
 
 Nothing here runs until draining begins: ``sweep()`` is called by the
 dispatcher that ``apphost.serving.server`` puts first in the map, once per pass of
@@ -130,8 +132,10 @@ class Drain:
             for request in [*ch.requests, ch.request]:
                 if request is not None and request.headers_finished:
                     request.headers["CONNECTION"] = "close"
-            if ch.requests or ch.request is not None or ch.will_close:
+            if ch.requests or ch.will_close or (ch.request and ch.request.headers_finished):
                 continue  # in flight: waitress closes it after the response (Connection: close)
+            # Idle, or a head not finished: closed unless bytes come (a head that is
+            # arriving completes within IDLE_GRACE; one that trickles does not).
             if ch.total_outbufs_len:
                 ch.close_when_flushed = True  # the last response is still being sent
             elif not _arriving(ch.socket):

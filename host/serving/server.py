@@ -29,6 +29,7 @@ import contextlib
 import errno
 import logging
 import os
+import resource
 import signal
 import socket
 import threading
@@ -40,10 +41,20 @@ from ..config import parse_listen
 from ..errors import ApphostError
 from ..host import Host
 from ..web.bulkhead import logged_here
+from ..web.observe import Observer
 from ..web.report import manifest
 from ..web.stack import admin_stack, request_stack
-from ._waitress import Server, create, socket_map, wasyncore
+from ._waitress import (
+    BaseWSGIServer,
+    Server,
+    answer_refusal,
+    create,
+    guard_of,
+    socket_map,
+    wasyncore,
+)
 from .drain import Drain, Drained
+from .guard import Guard
 from .pressure import QueueWatch, quiet_waitress_queue
 from .signals import receive, signal_socket
 from .sockets import DEFAULT_BACKLOG, bind, close, describe
@@ -56,12 +67,14 @@ log = logging.getLogger("apphost")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-# Defaults that suit a host of many apps better than waitress's own:
-# waitress counts its own sockets in connection_limit=100, which a few slow
-# clients exhaust. The backlog is waitress's own default, said here because
-# the supervisor binds the sockets with it too.
+# Defaults that suit a host facing the internet better than waitress's own:
+# poll() instead of select(), which cannot watch more than 1024 descriptors
+# (connection_limit follows max_connections, see make_server), and heads of
+# at most 64 KiB (waitress: 256 KiB). The backlog is waitress's own default,
+# said here because the supervisor binds the sockets with it too.
 DEFAULT_ADJUSTMENTS: dict[str, Any] = {
-    "connection_limit": 1000,
+    "asyncore_use_poll": True,
+    "max_request_header_size": 64 * 1024,
     "backlog": DEFAULT_BACKLOG,
     "ident": "apphost",
 }
@@ -86,7 +99,16 @@ def make_server(
         except BaseException:
             close(admin)
             raise
-    kw = {**DEFAULT_ADJUSTMENTS, **config.waitress, "threads": config.threads}
+    kw = {
+        **DEFAULT_ADJUSTMENTS,
+        # waitress answers 413 at max_request_body_size (a Content-Length that
+        # large is refused before its body is read); an app's own lower limit
+        # is enforced by its bulkhead (apphost.web.bulkhead).
+        "max_request_body_size": config.largest_body() + 1,
+        **config.waitress,
+        "threads": config.threads,
+    }
+    _room_for(config.max_connections)
     if sockets:
         kw["sockets"] = list(sockets)
         where = ", ".join(describe(s) for s in sockets)
@@ -99,8 +121,10 @@ def make_server(
     logging.getLogger("waitress").addFilter(logged_here)  # a body's exception: logged once
     dispatcher = QueueWatch(config.threads)
     host.metrics.waited = lambda: dispatcher.waited  # counted by Metrics.fold
+    refusals = Observer(answer_refusal, access_log=config.access_log, metrics=host.metrics)
+    guard = Guard(config, refusals, [kw["trusted_proxy"]] if kw.get("trusted_proxy") else [])
     try:
-        server = create(lambda adj: request_stack(host, adj), dispatcher, kw)
+        server = create(lambda adj: request_stack(host, adj), dispatcher, kw, guard=guard)
     except OSError as exc:
         why = (
             "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
@@ -117,10 +141,34 @@ def make_server(
             dispatcher,
             {**own, "sockets": list(admin)},
             socket_map(server),
+            guard,
         )
         for sock in admin:
             log.info("the host's own pages (admin_listen) on http://%s/_apphost/", describe(sock))
+    if "connection_limit" not in config.waitress:
+        # waitress counts every socket of its map: the listeners and their
+        # triggers (there now), and the two dispatchers run() adds.
+        smap = socket_map(server)
+        for obj in smap.values():
+            if isinstance(obj, BaseWSGIServer):
+                obj.adj.connection_limit = config.max_connections + len(smap) + 2
     return server
+
+
+def _room_for(connections: int) -> None:
+    """Raise this process's soft limit of open files to hold ``connections``, if it can."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = connections + 256  # listeners, logs, plugins' own files
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < want:
+            log.warning(
+                "max_connections = %d, but this process may open only %d files (ulimit -n)",
+                connections,
+                new,
+            )
 
 
 def run(host: Host, server: Server, worker: Worker | None = None) -> None:
@@ -135,7 +183,7 @@ def run(host: Host, server: Server, worker: Worker | None = None) -> None:
     try:
         with signal_socket(STOP_SIGNALS) as (reader, writer):
             drain = Drain(smap, host.config.shutdown_timeout)
-            control = _Control(reader, writer, smap, drain, host)
+            control = _Control(reader, writer, smap, drain, host, guard_of(server))
             if worker is not None:
                 _Watch(worker.control, smap, control)
             host.startup()
@@ -173,9 +221,11 @@ class _Control(wasyncore.dispatcher):  # type: ignore[misc]
         smap: dict[int, Any],
         drain: Drain,
         host: Host,
+        guard: Guard | None = None,
     ) -> None:
         super().__init__(reader, map=smap)
         self._writer = writer
+        self.guard = guard
         # wasyncore.poll asks dispatchers readable() in map order: be first,
         # so the flags the drain sets act in the same pass.
         for fd in [fd for fd in smap if fd != self._fileno]:
@@ -194,6 +244,8 @@ class _Control(wasyncore.dispatcher):  # type: ignore[misc]
             log.info("pid %d %s: stopping", os.getpid(), reason)
 
     def readable(self) -> bool:
+        if self.guard is not None:
+            self.guard.tick(self._map)
         if self.reason is not None:
             self.drain.begin()
             self._wake_at(self.drain.sweep())

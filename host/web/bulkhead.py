@@ -258,6 +258,8 @@ class Bulkheads:
 
     def wrap(self, app: WSGIApplication, name: str, group: str, dist: str) -> Bulkhead:
         limits = self.config.limits(group)
+        if limits.max_body_size < self.config.largest_body():
+            app = _body_limit(app, name, limits.max_body_size)
         bulkhead = Bulkhead(
             app, name, group, dist, limits.max_in_flight, limits.request_timeout, self.board
         )
@@ -385,6 +387,27 @@ class Bulkheads:
             self.recycling = reason
             log.warning("pid %d asks to be replaced: %s", os.getpid(), reason)
             self.on_recycle(reason)
+
+
+def _body_limit(app: WSGIApplication, name: str, limit: int) -> WSGIApplication:
+    """``app`` answering 413 to a body over its own ``[hosting.NAME] max_body_size``.
+
+    The server reads a body up to the largest limit of any app before the
+    request is routed (waitress reads it whole first; a chunked body's
+    Content-Length is set once it is read), so an app with a lower limit
+    checks here: the body was read, but never reaches the app.
+    """
+    too_large = Refusal(
+        "413 Content Too Large", f"the body is over {name}'s max_body_size ({limit} bytes)"
+    )
+
+    def limited(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > limit:
+            return too_large(environ, start_response)
+        return app(environ, start_response)
+
+    return limited
 
 
 def rss_mib(pid: int | None = None) -> float:

@@ -135,6 +135,54 @@ def test_errors_name_the_key(data: dict[str, object], key: str, message: str) ->
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [("10MB", 10 * 2**20), ("1GB", 2**30), ("512 kb", 512 * 1024), (4096, 4096), ("100", 100)],
+)
+def test_sizes_take_a_unit(value: object, size: int) -> None:
+    config = parse_config(
+        {"apphost": {"max_body_size": value}, "hosting": {"x": {"max_body_size": value}}}
+    )
+    assert config.max_body_size == size
+    assert config.limits("x").max_body_size == size
+    assert config.limits("other").max_body_size == size  # the [apphost] one
+
+
+def test_an_app_may_allow_a_larger_body_than_the_rest() -> None:
+    config = parse_config(
+        {"apphost": {"max_body_size": "1MB"}, "hosting": {"up": {"max_body_size": "1GB"}}}
+    )
+    assert config.largest_body() == 2**30
+    assert config.limits("other").max_body_size == 2**20
+    assert Config().max_body_size == 10 * 2**20
+
+
+@pytest.mark.parametrize("value", ["ten", "10TB", "", 0, -5, True, 1.5, "-1MB"])
+def test_bad_sizes_name_the_key(value: object) -> None:
+    with pytest.raises(ConfigError, match="must be a size") as info:
+        parse_config({"apphost": {"max_body_size": value}})
+    assert info.value.key == "apphost.max_body_size"
+    with pytest.raises(ConfigError) as info:
+        parse_config({"hosting": {"blog": {"max_body_size": value}}})
+    assert info.value.key == "hosting.blog.max_body_size"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("header_timeout", 0),
+        ("body_timeout", -1.0),
+        ("send_timeout", 0),
+        ("max_connections", 0),
+        ("max_connections_per_client", -1),
+    ],
+)
+def test_hostile_client_limits_are_checked(key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"apphost": {key: value}})
+    assert info.value.key == f"apphost.{key}"
+
+
 def test_flag_errors_name_the_flag() -> None:
     with pytest.raises(ConfigError, match=r"apphost\.listen"):
         Config().with_flags(listen=("nope",))
@@ -173,6 +221,12 @@ def test_settings_are_the_scalar_fields() -> None:
         "crash_limit",
         "crash_window",
         "start_timeout",
+        "header_timeout",
+        "body_timeout",
+        "send_timeout",
+        "max_connections",
+        "max_connections_per_client",
+        "max_body_size",
     )
 
 

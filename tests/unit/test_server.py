@@ -275,7 +275,10 @@ def test_make_server_uses_the_queue_watch_and_apphost_defaults(
     try:
         assert isinstance(server.task_dispatcher, QueueWatch)
         assert len(server.task_dispatcher.threads) == 3
-        assert (server.adj.backlog, server.adj.connection_limit) == (1024, 1000)
+        # max_connections, plus the listener, waitress's trigger and the two control dispatchers
+        assert (server.adj.backlog, server.adj.connection_limit) == (1024, 10000 + 4)
+        assert server.adj.asyncore_use_poll  # select() cannot watch more than 1024
+        assert server.adj.max_request_body_size == 10 * 2**20 + 1
         assert DEFAULT_ADJUSTMENTS["backlog"] == 1024
         assert quiet_queue_logger.level == logging.ERROR
         assert host.metrics.waited is not None and host.metrics.waited() == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import io
 import re
 import socket
 from collections.abc import Iterator
@@ -28,7 +29,8 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.proxy_headers import proxy_headers_middleware
-from waitress.task import ThreadedTaskDispatcher, WSGITask
+from waitress.receiver import ChunkedReceiver
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
 TOKEN = re.compile(r"``([^`]+)``")
 CALL = re.compile(r"^(?P<name>[^(]*)(?:\((?P<args>.*)\))?$")
@@ -63,6 +65,9 @@ def objects() -> Iterator[dict[str, list[object]]]:
         "ThreadedTaskDispatcher": [dispatcher],
         "trigger.trigger": [one.trigger],
         "proxy_headers_middleware": [proxy_headers_middleware],
+        "ChunkedReceiver": [ChunkedReceiver(io.BytesIO())],
+        "ErrorTask": [ErrorTask(channel, parser)],
+        "utilities": [waitress.utilities],
         # create_server(_dispatcher=) takes a dispatcher, and queues channels as its tasks
         "create_server": [dispatcher, channel],
     }
