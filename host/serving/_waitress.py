@@ -155,10 +155,14 @@ def _accept_many(listener: Any) -> None:
 
     A loop pass costs time in proportion to the connections open, so one
     accept per pass falls ever further behind a flood of new connections,
-    and a normal client's waits in the kernel's queue behind them.
+    and a normal client's waits in the kernel's queue behind them. Only
+    once passes are that costly (more than ``FEW_CONNECTIONS`` open) does it
+    take a batch: with ``--workers N`` on one socket, a worker taking every
+    queued connection at once would leave the others idle (wrk's 32
+    connections all went to one of two workers).
     """
     smap = listener._map
-    for _ in range(ACCEPT_BATCH):
+    for _ in range(ACCEPT_BATCH if len(smap) > FEW_CONNECTIONS else 1):
         if len(smap) >= listener.adj.connection_limit:
             return
         try:
@@ -257,7 +261,8 @@ MAX_HEADERS = 100  # header lines in a request head (431 past it)
 MAX_REQUEST_LINE = 8192  # bytes of "METHOD TARGET HTTP/1.1" (414 past it)
 MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line with its extensions (400 past it)
 MAX_TRAILER = 8192  # bytes of a chunked body's trailer (431 past it)
-ACCEPT_BATCH = 64  # connections accepted per loop pass, at most
+ACCEPT_BATCH = 64  # connections accepted per loop pass, at most ...
+FEW_CONNECTIONS = 128  # ... once more than this many sockets are open (else one a pass)
 LINGER = 2.0  # seconds a refused client may keep sending while it reads the answer ...
 LINGER_BYTES = 256 * 1024  # ... and bytes read and dropped meanwhile, at most
 REFUSAL_KEY = "apphost.refusal"  # environ key: (status, headers, body) of a refusal
