@@ -30,7 +30,6 @@ Every request takes the one path through ``route``, in this order:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -40,7 +39,6 @@ from .paths import has_encoded_slash, is_clean, request_path
 from .refusals import (
     BAD_HOST,
     ENCODED_SLASH,
-    FACTORY_FAILED,
     NO_HOST,
     NO_KEY,
     NOT_ALLOWED,
@@ -56,7 +54,6 @@ from .table import Entry, PathTable, RouteTable
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-log = logging.getLogger("apphost")
 
 APP_KEY = "apphost.app"  # the environ key naming the app a request was routed to
 _OWN_LENGTH = len(RESERVED_PREFIX)
@@ -134,14 +131,7 @@ class Dispatcher:
         dynamic = entry.dynamic
         if key is None or dynamic is None:
             return entry.app(environ, start_response)
-        try:
-            made = dynamic.get(key)
-        except Exception:
-            log.exception("%s: the app factory raised for key %r", dynamic.label, key)
-            return FACTORY_FAILED(environ, start_response)
-        if made is None:
-            return NO_KEY(environ, start_response)
-        return made(environ, start_response)
+        return dynamic.serve(key, environ, start_response)
 
     def route(self, environ: WSGIEnvironment) -> Match | WSGIApplication:
         """The ``Match`` for a request, or the app answering instead of a claim.

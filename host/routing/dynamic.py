@@ -14,14 +14,19 @@ can be shut down.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from .refusals import FACTORY_FAILED, NO_KEY
+
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("apphost")
 
 
 class DynamicApps:
@@ -58,6 +63,19 @@ class DynamicApps:
 
     def __len__(self) -> int:
         return len(self._apps)
+
+    def serve(
+        self, key: str, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Answer with the app made for ``key``: 500 if the factory raises, 404 if it makes none."""
+        try:
+            app = self.get(key)
+        except Exception:
+            log.exception("%s: the app factory raised for key %r", self.label, key)
+            return FACTORY_FAILED(environ, start_response)
+        if app is None:
+            return NO_KEY(environ, start_response)
+        return app(environ, start_response)
 
     def get(self, key: str) -> WSGIApplication | None:
         with self._lock:

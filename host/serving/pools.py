@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Hosting
 from ..errors import ApphostError, StrictError
-from ..routing.refusals import FACTORY_FAILED, NO_KEY, NOT_FOUND
+from ..routing.refusals import NOT_FOUND
 from ..web.relay import CLAIM_KEY, MADE_KEY
 
 if TYPE_CHECKING:
@@ -179,13 +179,6 @@ def _made_apps(made: Mapping[str, DynamicApps | None]) -> WSGIApplication:
         dynamic, key = made.get(environ.get(CLAIM_KEY, "")), environ.get(MADE_KEY)
         if dynamic is None or key is None:
             return NOT_FOUND(environ, start_response)
-        try:
-            app = dynamic.get(key)
-        except Exception:
-            log.exception("%s: the app factory raised for key %r", dynamic.label, key)
-            return FACTORY_FAILED(environ, start_response)
-        if app is None:
-            return NO_KEY(environ, start_response)
-        return app(environ, start_response)
+        return dynamic.serve(key, environ, start_response)
 
     return serve_made
