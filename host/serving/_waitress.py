@@ -6,7 +6,7 @@ objects' attributes. Each one is listed here; ``tests/unit/test_waitress_interna
 checks them against the installed waitress, so an upgrade that moves one fails
 a test instead of a drain.
 
-Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
+Used by ``drain`` (listeners and connections), ``pressure`` (the task dispatcher),
 ``server`` (the socket map) and ``apphost.testing`` (stopping a server):
 
 - ``waitress.create_server(app, map=, _dispatcher=, **adjustments)``: the map
@@ -26,9 +26,10 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task queue),
   ``environ["waitress.client_disconnected"].__self__`` is the channel.
 - ``HTTPRequestParser``: ``headers`` (a dict; ``CONNECTION`` is read when the
   response is built), ``headers_finished``.
-- ``ThreadedTaskDispatcher`` (subclassed by ``pressure.QueueWatch``): ``lock``,
-  ``queue``, ``queue_cv``, ``threads``, ``stop_count``, ``active_count``,
-  ``queue_logger``, ``set_thread_count()``, ``shutdown()``.
+- ``ThreadedTaskDispatcher`` (replaced by ``pressure.QueueWatch``, on a C queue):
+  what waitress calls of it, ``add_task()`` and ``shutdown()``, and its
+  ``logger`` and ``queue_logger``; the tasks it is given are channels:
+  ``HTTPChannel.service()``, ``HTTPChannel.cancel()``.
 - ``trigger.trigger``: ``pull_trigger(callable)``.
 - ``BaseWSGIServer.asyncore`` (what its run method loops with: set to
   SELECT_OR_POLL), ``wasyncore.poll`` (select) and ``wasyncore.poll2`` (poll).

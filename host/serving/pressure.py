@@ -27,10 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
-
-from ._waitress import ThreadedTaskDispatcher
 
 log = logging.getLogger("apphost")
 
@@ -51,12 +50,22 @@ def _timer(delay: float, function: Callable[[], None]) -> threading.Timer:
     return timer
 
 
-class QueueWatch(ThreadedTaskDispatcher):  # type: ignore[misc]
-    """A ``ThreadedTaskDispatcher`` that counts requests waiting for a thread.
+class QueueWatch:
+    """waitress's task dispatcher on a C queue, counting requests that wait for a thread.
+
+    waitress's own (``ThreadedTaskDispatcher``) hands each task over with a
+    pure-Python condition variable: a fifth of its loop thread's time. Here
+    an idle thread is parked on a lock of its own, and a task is handed to
+    the one parked last (its stack and caches still warm) by setting it and
+    releasing that lock: C calls only. A task that finds no thread parked
+    waits in a queue, taken by the next thread to finish, and is counted.
 
     ``clock`` (seconds, monotonic) and ``schedule(delay, function)`` (returns
     something with ``cancel()``) are there for tests to replace.
     """
+
+    logger = logging.getLogger("waitress")
+    queue_logger = logging.getLogger("waitress.queue")
 
     def __init__(
         self,
@@ -66,26 +75,33 @@ class QueueWatch(ThreadedTaskDispatcher):  # type: ignore[misc]
         clock: Callable[[], float] = time.monotonic,
         schedule: Callable[[float, Callable[[], None]], Any] = _timer,
     ) -> None:
-        super().__init__()
         self.thread_count = threads
         self.period = period
         self.clock = clock
         self.schedule = schedule
+        self.lock = threading.Lock()  # guards the parked threads, the queue and the counts
         self.waited = 0  # every request that waited for a thread, since start
         self._count = 0  # ... in the current window
         self._peak = 0  # the most waiting at once in the current window
         self._since = 0.0  # when the current window began (clock)
         self._timer: Any = None
-        self.set_thread_count(threads)
+        self._tasks: deque[Any] = deque()  # given, for no thread was idle
+        self._stopping = False
+        self.threads = [_Worker(self, n) for n in range(threads)]
+        self._idle = self.threads[::-1]  # threads parked, the last parked first woken
+        for thread in self.threads:
+            thread.start()
 
     def add_task(self, task: Any) -> None:
-        """Queue ``task`` for a thread, as waitress does; count it if no thread was idle."""
+        """Hand ``task`` to an idle thread, else queue it and count it as waiting."""
         with self.lock:
-            self.queue.append(task)
-            self.queue_cv.notify()
-            depth = len(self.queue) - (len(self.threads) - self.stop_count - self.active_count)
-            if depth <= 0:
+            if self._idle:
+                worker = self._idle.pop()
+                worker.task = task
+                worker.wake.release()
                 return
+            self._tasks.append(task)
+            depth = len(self._tasks)
             self.waited += 1
             self._count += 1
             if depth > self._peak:
@@ -97,6 +113,18 @@ class QueueWatch(ThreadedTaskDispatcher):  # type: ignore[misc]
             self._timer = self.schedule(self.period, self.report)
         if self.queue_logger.isEnabledFor(logging.WARNING):
             self.queue_logger.warning("Task queue depth is %d", depth)
+
+    def _next(self, worker: _Worker) -> Any:
+        """The next task for ``worker``, once there is one (None: stop)."""
+        with self.lock:
+            if self._stopping:
+                return None
+            if self._tasks:
+                return self._tasks.popleft()
+            worker.task = None
+            self._idle.append(worker)
+        worker.wake.acquire()
+        return worker.task
 
     def report(self) -> None:
         """Log the current window's summary, if any request waited in it, and start anew."""
@@ -120,4 +148,45 @@ class QueueWatch(ThreadedTaskDispatcher):  # type: ignore[misc]
         if timer is not None:
             timer.cancel()
         self.report()
-        return bool(super().shutdown(cancel_pending=cancel_pending, timeout=timeout))
+        with self.lock:
+            self._stopping = True
+            pending = list(self._tasks) if cancel_pending else []
+            if cancel_pending:
+                self._tasks.clear()
+            for worker in self._idle:
+                worker.task = None
+                worker.wake.release()
+            self._idle.clear()
+        if pending:
+            self.logger.warning("Canceling %d pending task(s)", len(pending))
+        for task in pending:
+            task.cancel()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.threads = [t for t in self.threads if t.is_alive()]
+        if self.threads:
+            self.logger.warning("%d thread(s) still running", len(self.threads))
+        return cancel_pending
+
+
+class _Worker(threading.Thread):
+    """One of the dispatcher's threads: serves tasks, parked on its own lock when idle."""
+
+    def __init__(self, dispatcher: QueueWatch, number: int) -> None:
+        super().__init__(name=f"waitress-{number}", daemon=True)
+        self.dispatcher = dispatcher
+        self.task: Any = None
+        self.wake = threading.Lock()  # held while parked; released to hand over a task
+        self.wake.acquire()
+
+    def run(self) -> None:
+        dispatcher = self.dispatcher
+        self.wake.acquire()  # parked from the start (the dispatcher counts it idle)
+        task = self.task
+        while task is not None:
+            try:
+                task.service()
+            except BaseException:
+                dispatcher.logger.exception("Exception when servicing %r", task)
+            task = dispatcher._next(self)

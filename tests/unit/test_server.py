@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -192,14 +191,6 @@ class _FakeTimers:
         self.cancelled += 1
 
 
-def _idle(dispatcher: QueueWatch) -> None:
-    """Wait until every thread of ``dispatcher`` waits for a task."""
-    deadline = time.monotonic() + 5
-    while dispatcher.active_count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert dispatcher.active_count == 0
-
-
 def test_queue_watch_summarizes_waiting_requests(
     caplog: pytest.LogCaptureFixture, quiet_queue_logger: logging.Logger
 ) -> None:
@@ -211,7 +202,6 @@ def test_queue_watch_summarizes_waiting_requests(
     release = threading.Event()
     caplog.set_level(logging.DEBUG)
     try:
-        _idle(dispatcher)
         first = _Blocked(release)
         dispatcher.add_task(first)  # the idle thread takes it: no wait
         assert first.started.wait(5)
@@ -254,7 +244,6 @@ def test_queue_watch_keeps_waitress_lines_an_operator_asked_for(
     dispatcher = QueueWatch(1, schedule=_FakeTimers())
     release = threading.Event()
     try:
-        _idle(dispatcher)
         first = _Blocked(release)
         dispatcher.add_task(first)
         assert first.started.wait(5)
@@ -285,3 +274,22 @@ def test_make_server_uses_the_queue_watch_and_apphost_defaults(
     finally:
         server.close()
         server.task_dispatcher.shutdown(timeout=1)
+
+
+def test_queue_watch_shutdown_cancels_what_waits_and_stops_every_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dispatcher = QueueWatch(2, schedule=_FakeTimers())
+    release = threading.Event()
+    running = [_Blocked(release) for _ in range(2)]
+    waiting = [_Blocked(threading.Event()) for _ in range(3)]
+    for task in running + waiting:
+        dispatcher.add_task(task)
+    assert all(task.started.wait(5) for task in running)
+    assert dispatcher.waited == 3
+    threading.Timer(0.2, release.set).start()  # the two running finish while it stops
+    assert dispatcher.shutdown(timeout=5) is True  # the three waiting: cancelled, never served
+    assert dispatcher.threads == []
+    assert [t.started.is_set() for t in waiting] == [False] * 3
+    assert all(t.release.is_set() for t in waiting)  # _Blocked.cancel sets it
+    assert "Canceling 3 pending task(s)" in [r.getMessage() for r in caplog.records]
