@@ -31,8 +31,11 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task dispatcher
   ``logger`` and ``queue_logger``; the tasks it is given are channels:
   ``HTTPChannel.service()``, ``HTTPChannel.cancel()``.
 - ``trigger.trigger``: ``pull_trigger(callable)``.
-- ``BaseWSGIServer.asyncore`` (what its run method loops with: set to
-  SELECT_OR_POLL), ``wasyncore.poll`` (select) and ``wasyncore.poll2`` (poll).
+- ``BaseWSGIServer.asyncore`` (what its run method loops with: a ``_waitress.Loop``
+  per socket map), ``BaseWSGIServer.pull_trigger()`` (replaced by the Loop's wake),
+  ``BaseWSGIServer.trigger``; ``wasyncore.poll`` (select), whose pass
+  the Loop repeats with ``wasyncore.read()``, ``wasyncore.write()`` and
+  ``wasyncore._exception()``, and ``wasyncore.poll2`` (poll).
 - ``proxy_headers_middleware`` with the ``trusted_proxy*`` adjustments, applied
   by apphost's request stack instead of inside ``BaseWSGIServer.__init__``,
   and ``waitress.proxy_headers.PROXY_HEADERS``, the headers it reads or removes.
@@ -56,6 +59,9 @@ fixes in the closing note of issue 17), and set as each listener's
   ``control_line``, ``trailer``, ``all_chunks_received``, ``error``: a
   chunk-size line (with its extensions) and the trailer are bounded
   (waitress keeps and re-copies them whole, without bound).
+- ``WSGITask`` as ``_waitress.Task``: ``build_response_header()``, ``write()``,
+  ``channel``; and ``HTTPChannel.task_class``, ``HTTPChannel.write_soon()``: a
+  response's head goes out with its first body bytes, in one send.
 - ``ErrorTask`` as ``_waitress.Refusal``: ``execute()``, ``request``, ``channel``,
   ``status``, ``response_headers``, ``content_length``, ``write()``,
   ``set_close_on_finish()``: a request waitress refuses (400, 413, 414, 431,
@@ -68,6 +74,7 @@ fixes in the closing note of issue 17), and set as each listener's
 from __future__ import annotations
 
 import functools
+import select
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -81,7 +88,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.proxy_headers import PROXY_HEADERS, proxy_headers_middleware
 from waitress.receiver import ChunkedReceiver
 from waitress.server import BaseWSGIServer, MultiSocketServer
-from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from waitress.trigger import trigger as Trigger
 
 if TYPE_CHECKING:
@@ -93,7 +100,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROXY_HEADER_KEYS",
-    "SELECT_OR_POLL",
     "Adjustments",
     "BaseWSGIServer",
     "Channel",
@@ -144,10 +150,21 @@ def create(
     smap = {} if smap is None else smap
     server = waitress.create_server(stack(adj), map=smap, _dispatcher=dispatcher, **served)
     channel = type("Channel", (Channel,), {"guard": guard})
+    loop = next(
+        (
+            o.asyncore
+            for o in smap.values()
+            if isinstance(o, BaseWSGIServer) and isinstance(o.asyncore, Loop)
+        ),
+        Loop(),
+    )
+    server.asyncore = loop
     for obj in socket_map(server).values():
         if isinstance(obj, BaseWSGIServer) and not issubclass(obj.channel_class, Channel):
             obj.channel_class = channel
             obj.handle_accept = functools.partial(_accept_many, obj)
+            obj.asyncore = loop
+            obj.pull_trigger = functools.partial(loop.wake, obj.trigger)
     return server
 
 
@@ -209,30 +226,80 @@ def proxy_headers(app: WSGIApplication, adj: Adjustments) -> WSGIApplication:
 SELECT_LIMIT = 1024  # FD_SETSIZE: select() cannot watch a descriptor numbered this or more
 
 
-class _SelectOrPoll:
-    """``wasyncore`` as ``BaseWSGIServer.run()`` uses it, with a loop that picks per pass:
-    ``select()`` while every descriptor fits it, else ``poll()``.
+class Loop:
+    """``wasyncore`` as ``BaseWSGIServer.run()`` uses it (its ``asyncore``), one per socket map.
 
-    ``poll()`` watches any number of connections, but waitress's ``poll2``
-    builds a new set each pass, one ``register()`` call per connection: with
-    a few dozen busy connections that cost the main loop a fifth of its
-    throughput. ``select()`` takes the same lists in one call.
+    Its loop picks per pass: ``select()`` while every descriptor fits it,
+    else waitress's ``poll2``, which watches any number but builds a new set
+    each pass, one ``register()`` call per connection (with a few dozen busy
+    connections, a fifth of the loop's throughput); ``select()`` takes the
+    same lists in one call.
+
+    The select pass is waitress's own (``wasyncore.poll``) but for one flag,
+    ``asleep``: true from the moment a pass starts asking the channels what
+    they wait for until ``select()`` returns. A worker thread that changed
+    what its channel waits for (its response sent, say) wakes the loop with
+    ``BaseWSGIServer.pull_trigger()``: a write to a pipe, and a pass to read
+    it. ``wake`` makes that write only while the loop may be asleep; in the
+    rest of a pass the next pass asks the channels anyway. (The thread sets
+    the channel's state before it reads ``asleep``; the loop sets ``asleep``
+    before it reads the state: one of the two sees the other's write.)
     """
+
+    def __init__(self) -> None:
+        self.asleep = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(wasyncore, name)
 
-    @staticmethod
-    def loop(timeout: float = 30.0, use_poll: bool = False, map: Any = None, **_: Any) -> None:
-        select_pass, poll_pass = wasyncore.poll, wasyncore.poll2
+    def loop(
+        self, timeout: float = 30.0, use_poll: bool = False, map: Any = None, **_: Any
+    ) -> None:
         while map:
             if use_poll and max(map) >= SELECT_LIMIT:
-                poll_pass(timeout, map)
+                self.asleep = True
+                wasyncore.poll2(timeout, map)
             else:
-                select_pass(timeout, map)
+                self.select_pass(timeout, map)
 
+    def select_pass(self, timeout: float, map: dict[int, Any]) -> None:
+        self.asleep = True
+        r, w, e = [], [], []
+        for fd, obj in list(map.items()):
+            is_r = obj.readable()
+            is_w = obj.writable()
+            if is_r:
+                r.append(fd)
+            if is_w and not obj.accepting:  # listeners are never writable
+                w.append(fd)
+            if is_r or is_w:
+                e.append(fd)
+        if not (r or w or e):
+            time.sleep(timeout)
+            return
+        try:
+            r, w, e = select.select(r, w, e, timeout)
+        except InterruptedError:
+            return
+        self.asleep = False
+        get, read, write, exception = map.get, wasyncore.read, wasyncore.write, wasyncore._exception
+        for fd in r:
+            obj = get(fd)
+            if obj is not None:
+                read(obj)
+        for fd in w:
+            obj = get(fd)
+            if obj is not None:
+                write(obj)
+        for fd in e:
+            obj = get(fd)
+            if obj is not None:
+                exception(obj)
 
-SELECT_OR_POLL = _SelectOrPoll()
+    def wake(self, trigger: Any) -> None:
+        """``BaseWSGIServer.pull_trigger()``: pull ``trigger`` if the loop may be asleep."""
+        if self.asleep:
+            trigger.pull_trigger()
 
 
 def socket_map(server: Server) -> dict[int, Any]:
@@ -299,21 +366,31 @@ class Parser(HTTPRequestParser):  # type: ignore[misc]
     """waitress's request parser, linear and bounded on the request head.
 
     ``started`` is when the request's first byte came (``time.monotonic()``),
-    for ``header_timeout``; ``request_line`` the first line as received (at
-    most 200 bytes), for the access line of a refusal.
+    for ``header_timeout``, set once a head comes in more than one read;
+    ``request_line`` the first line as received (at most 200 bytes), for the
+    access line of a refusal.
     """
 
-    request_line = b""
+    _line = b""  # request_line, when the head came in pieces or was refused
+    started = 0.0
     body_rcv: Any
+    _head: bytearray | None = None  # a head's bytes so far, while it comes in pieces
 
-    def __init__(self, adj: Adjustments) -> None:
-        super().__init__(adj)
-        self.started = time.monotonic()
-        self._head = bytearray()
+    @property
+    def request_line(self) -> bytes:
+        return self._line or (getattr(self, "first_line", None) or b"")[:200]
 
     def received(self, data: bytes) -> int:
         if self.headers_finished or self.completed or self.body_rcv is not None:
             return super().received(data)  # type: ignore[no-any-return]
+        if self._head is None:
+            # The usual case: a whole head in the first read, within every bound.
+            end = data.find(b"\r\n\r\n", 0, MAX_REQUEST_LINE)
+            lines = data.count(b"\r\n", 0, end + 2)
+            if end > 0 and lines <= MAX_HEADERS + 1 and not data.startswith(b"\r\n"):
+                return self._parse(data, 0)
+            self._head = bytearray()
+            self.started = time.monotonic()
         head = self._head
         seen = len(head)
         head += data
@@ -324,17 +401,23 @@ class Parser(HTTPRequestParser):  # type: ignore[misc]
         line_end = head.find(b"\r\n", skip, skip + MAX_REQUEST_LINE + 2)
         if line_end < 0 and len(head) - skip > MAX_REQUEST_LINE:
             return self._refuse(URITooLong(f"request line over {MAX_REQUEST_LINE} bytes"), head)
-        if line_end > skip and not self.request_line:
-            self.request_line = bytes(head[skip : min(line_end, skip + 200)])
+        if line_end > skip and not self._line:
+            self._line = bytes(head[skip : min(line_end, skip + 200)])
         if end < 0:
             if len(head) < self.adj.max_request_header_size:
                 return len(data)
         elif end >= skip and head.count(b"\r\n", line_end + 2, end + 2) > MAX_HEADERS:
             error = utilities.RequestHeaderFieldsTooLarge(f"more than {MAX_HEADERS} headers")
             return self._refuse(error, head, end + 4 - seen)
-        whole = bytes(head)
         self._head = bytearray()
-        consumed: int = super().received(whole) - seen
+        return self._parse(bytes(head), seen)
+
+    def _parse(self, data: bytes, seen: int) -> int:
+        """waitress's parse of ``data`` (a whole head, and what follows), ``seen`` bytes of it
+        given before: what it took of this read."""
+        consumed: int = super().received(data) - seen
+        if self.error is not None and not self.request_line:
+            self._line = data[:200].partition(b"\r\n")[0]
         received: Any = self.body_rcv
         if self.chunked and type(received) is ChunkedReceiver:
             self.body_rcv = _Chunks(received.buf)
@@ -343,8 +426,8 @@ class Parser(HTTPRequestParser):  # type: ignore[misc]
         return consumed
 
     def _refuse(self, error: Any, head: bytearray, consumed: int | None = None) -> int:
-        if not self.request_line:
-            self.request_line = bytes(head[:200]).partition(b"\r\n")[0]
+        if not self._line:
+            self._line = bytes(head[:200]).partition(b"\r\n")[0]
         self.error = error
         self.completed = True
         self._head = bytearray()
@@ -400,11 +483,38 @@ def answer_refusal(environ: WSGIEnvironment, start_response: StartResponse) -> I
     return [body]
 
 
+HEAD_WITH_BODY = 64 * 1024  # a response's first body bytes up to this go out in its head's send
+
+
+class Task(WSGITask):  # type: ignore[misc]
+    """waitress's WSGI task, whose response head goes out with the first body bytes.
+
+    waitress sends the head as soon as it is built, then each body chunk: two
+    sends and two packets for the smallest response (it sets ``TCP_NODELAY``),
+    and the client wakes twice. Here the head is held on the channel
+    (``Channel.head``) and joined to the first chunk, or sent alone if the
+    body has none.
+    """
+
+    def build_response_header(self) -> bytes:
+        self.channel.head = super().build_response_header()
+        return b""  # written by write_soon as nothing; the head waits on the channel
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        channel = self.channel
+        if channel.head:  # no body bytes went with it (none yet, or none allowed)
+            head, channel.head = channel.head, b""
+            channel.write_soon(head)
+
+
 class Channel(HTTPChannel):  # type: ignore[misc]
     """waitress's connection, admitted and watched by ``guard`` (see ``apphost.serving.guard``)."""
 
     parser_class = Parser
+    task_class = Task
     error_task_class = Refusal
+    head = b""  # a response's head, held by Task until its first body bytes
     guard: Guard | None = None  # set per server by create()
     client: str | None = None  # the address counted against max_connections_per_client
     linger = False  # a refusal was answered: linger before the close
@@ -459,17 +569,37 @@ class Channel(HTTPChannel):  # type: ignore[misc]
     # wasyncore took its list of the map: a closed channel must not be polled,
     # or its descriptor's POLLNVAL would close whichever connection is accepted
     # on the same number in that pass.
+    #
+    # Both are asked of every connection on every pass of the loop, so each
+    # repeats waitress's own test (``HTTPChannel.readable()``, ``writable()``)
+    # rather than calling it; tests/unit/test_waitress_internals.py holds
+    # them to waitress's answers.
     def readable(self) -> bool:
         if self._fileno is None:
             return False
         if self.lingering:  # past LINGER_BYTES, wait out LINGER without reading
             return self.lingered < LINGER_BYTES
-        return bool(super().readable())
+        return not (
+            self.will_close
+            or self.close_when_flushed
+            or len(self.requests) > self.adj.channel_request_lookahead
+            or self.total_outbufs_len
+        )
 
     def writable(self) -> bool:
         if self._fileno is None or self.lingering:
             return False
-        return bool(super().writable())
+        return bool(self.total_outbufs_len or self.will_close or self.close_when_flushed)
+
+    def write_soon(self, data: Any) -> int:
+        head = self.head
+        if head and data:  # (Task writes the head it holds as b"")
+            self.head = b""
+            if data.__class__ is bytes and len(data) <= HEAD_WITH_BODY:
+                data = head + data
+            else:  # a file (wsgi.file_wrapper), or a chunk not worth copying
+                super().write_soon(head)
+        return super().write_soon(data)  # type: ignore[no-any-return]
 
     def handle_read(self) -> None:
         if self.lingering:

@@ -45,7 +45,6 @@ from ..web.observe import Observer
 from ..web.report import manifest
 from ..web.stack import admin_stack, request_stack
 from ._waitress import (
-    SELECT_OR_POLL,
     BaseWSGIServer,
     Server,
     answer_refusal,
@@ -135,7 +134,6 @@ def make_server(
     except ValueError as exc:
         dispatcher.shutdown(timeout=1)
         raise ApphostError(f"cannot listen on {where}: {exc}") from None
-    server.asyncore = SELECT_OR_POLL  # select() while it can, poll() past 1024 descriptors
     if admin:
         own = {k: v for k, v in kw.items() if k != "listen"}
         create(

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import inspect
 import io
+import itertools
 import re
 import socket
 from collections.abc import Iterator
@@ -67,6 +68,7 @@ def objects() -> Iterator[dict[str, list[object]]]:
         "proxy_headers_middleware": [proxy_headers_middleware],
         "ChunkedReceiver": [ChunkedReceiver(io.BytesIO())],
         "ErrorTask": [ErrorTask(channel, parser)],
+        "WSGITask": [WSGITask(channel, parser)],
         "utilities": [waitress.utilities],
         # create_server(_dispatcher=) takes a dispatcher, and queues channels as its tasks
         "create_server": [dispatcher, channel],
@@ -172,3 +174,22 @@ def test_every_listed_name_exists(bullet: str, objects: dict[str, list[object]])
 def test_the_installed_waitress_is_the_tested_one() -> None:
     installed = version("waitress")
     assert installed in SpecifierSet(_waitress.TESTED), (installed, _waitress.TESTED)
+
+
+def test_channel_asks_what_waitress_asks(objects: dict[str, list[object]]) -> None:
+    """``Channel.readable()``/``writable()`` repeat waitress's tests: the same answer every time."""
+    (server,) = objects["BaseWSGIServer"]
+    socks = socket.socketpair()
+    try:
+        for lookahead, will_close, when_flushed, queued, outbuf in itertools.product(
+            (0, 1), (False, True), (False, True), (0, 1, 2), (0, 7)
+        ):
+            adj = Adjustments(channel_request_lookahead=lookahead)
+            ours = _waitress.Channel(server, socks[0], ("127.0.0.1", 1), adj, map={})
+            ours.will_close, ours.close_when_flushed = will_close, when_flushed
+            ours.requests, ours.total_outbufs_len = [None] * queued, outbuf
+            theirs = HTTPChannel.readable(ours), HTTPChannel.writable(ours)
+            assert (ours.readable(), ours.writable()) == (bool(theirs[0]), bool(theirs[1]))
+    finally:
+        for sock in socks:
+            sock.close()
