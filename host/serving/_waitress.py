@@ -26,7 +26,7 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task dispatcher
   ``environ["waitress.client_disconnected"].__self__`` is the channel.
 - ``HTTPRequestParser``: ``headers`` (a dict; ``CONNECTION`` is read when the
   response is built), ``headers_finished``.
-- ``ThreadedTaskDispatcher`` (replaced by ``pressure.QueueWatch``, on a C queue):
+- ``ThreadedTaskDispatcher`` (replaced by ``pressure.QueueWatch``, on C locks):
   what waitress calls of it, ``add_task()`` and ``shutdown()``, and its
   ``logger`` and ``queue_logger``; the tasks it is given are channels:
   ``HTTPChannel.service()``, ``HTTPChannel.cancel()``.

@@ -51,7 +51,7 @@ def _timer(delay: float, function: Callable[[], None]) -> threading.Timer:
 
 
 class QueueWatch:
-    """waitress's task dispatcher on a C queue, counting requests that wait for a thread.
+    """waitress's task dispatcher on C locks, counting requests that wait for a thread.
 
     waitress's own (``ThreadedTaskDispatcher``) hands each task over with a
     pure-Python condition variable: a fifth of its loop thread's time. Here
