@@ -150,14 +150,8 @@ def create(
     smap = {} if smap is None else smap
     server = waitress.create_server(stack(adj), map=smap, _dispatcher=dispatcher, **served)
     channel = type("Channel", (Channel,), {"guard": guard})
-    loop = next(
-        (
-            o.asyncore
-            for o in smap.values()
-            if isinstance(o, BaseWSGIServer) and isinstance(o.asyncore, Loop)
-        ),
-        Loop(),
-    )
+    loops = [o.asyncore for o in smap.values() if isinstance(getattr(o, "asyncore", None), Loop)]
+    loop = loops[0] if loops else Loop()  # a server made before on this map has one
     server.asyncore = loop
     for obj in socket_map(server).values():
         if isinstance(obj, BaseWSGIServer) and not issubclass(obj.channel_class, Channel):
@@ -566,7 +560,7 @@ class Channel(HTTPChannel):  # type: ignore[misc]
         super().handle_close()
 
     # The guard closes channels in the loop pass's first readable() call, after
-    # wasyncore took its list of the map: a closed channel must not be polled,
+    # the Loop took its list of the map: a closed channel must not be polled,
     # or its descriptor's POLLNVAL would close whichever connection is accepted
     # on the same number in that pass.
     #
