@@ -11,6 +11,8 @@ and its body is closed, as a server closes it (the access line and the
 metrics are written then). Contenders, in turn (order alternating), each
 round ``--requests`` requests:
 
+- the app alone, called directly (``apphost_hello.app``): what the rest is
+  measured against;
 - the dispatcher alone, its table resolving the app without a bulkhead;
 - the dispatcher with the app's bulkhead (as ``apphost.wsgi`` under gunicorn);
 - the same with the scoreboard a worker of ``apphost serve`` writes;
@@ -42,7 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import make_environ, median, table
+from _common import make_environ, median, table, target
 
 ENVIRON = {
     **make_environ("127.0.0.1:8080", "/hello/x"),
@@ -53,6 +55,7 @@ ENVIRON = {
 }
 
 
+DIRECT = "the app, called directly"
 DISPATCHER = "dispatcher alone"
 BULKHEAD = "dispatcher, bulkhead"
 BOARD = "dispatcher, bulkhead, scoreboard"
@@ -123,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                 bare, _ = build_table(
                     host.routes, config.server_name, lambda r: host.apps[str(r.claim.app)]
                 )
+                from apphost_hello import app as hello
+
                 contenders = {
+                    DIRECT: hello,
                     DISPATCHER: Dispatcher(bare),
                     BULKHEAD: host.dispatcher,
                     BOARD: worker.dispatcher,
@@ -143,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         lines = log_path.read_text().count(" apphost.access: ")
     metrics_dir.cleanup()
     expected = args.rounds * args.requests + 1000  # the served contender's, warm-up included
-    base_cpu = median(c for c, _ in results[DISPATCHER])
-    base_wall = median(w for _, w in results[DISPATCHER])
+    base_cpu = median(c for c, _ in results[DIRECT])
+    base_wall = median(w for _, w in results[DIRECT])
     rows = []
     for name, rs in results.items():
         cpu, wall = median(c for c, _ in rs), median(w for _, w in rs)
@@ -179,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         " on the request thread;"
         f" {median(w for _, w in served) - base_wall:.2f} µs for both in all"
     )
+    cpu = median(c for c, _ in served) - base_cpu
+    wall = median(w for _, w in served) - base_wall
+    print("\nTargets:\n")
+    print(target(cpu <= 3, "the served stack adds <= 3 µs on the request thread", f"{cpu:+.2f} µs"))
+    print(target(wall <= 3, "the served stack adds <= 3 µs in all", f"{wall:+.2f} µs"))
+    print(target(lines == expected, "every access line written", f"{lines:,} of {expected:,}"))
     return 0 if lines == expected else 1
 
 

@@ -189,26 +189,34 @@ def guarded(app: WSGIApplication, label: str) -> WSGIApplication:
         try:
             return app(environ, start_response)
         except Exception:
-            log.exception(
-                "%s raised while serving %s %s",
-                label,
-                environ.get("REQUEST_METHOD", ""),
-                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            )
-            if environ.get(DEBUG_KEY):
-                raise
-            headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "26")]
-            try:
-                start_response(INTERNAL_ERROR, headers, sys.exc_info())
-            except Exception:  # some servers re-raise exc_info even before headers are sent
-                start_response(INTERNAL_ERROR, headers)
-            return [b"500 Internal Server Error\n"]
+            return failed(label, environ, start_response)
 
     return call
 
 
+def failed(label: str, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """What ``guarded`` answers for the exception being handled: log it, then a bare 500."""
+    log.exception(
+        "%s raised while serving %s %s",
+        label,
+        environ.get("REQUEST_METHOD", ""),
+        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+    )
+    if environ.get(DEBUG_KEY):
+        raise  # the exception being handled, for the debugger
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "26")]
+    try:
+        start_response(INTERNAL_ERROR, headers, sys.exc_info())
+    except Exception:  # some servers re-raise exc_info even before headers are sent
+        start_response(INTERNAL_ERROR, headers)
+    return [b"500 Internal Server Error\n"]
+
+
 class LazyApp:
     """A WSGI app that imports, makes and wraps the real one on its first request.
+
+    It is ``guarded`` too (an exception before the body is returned is a 500),
+    in its own ``__call__``, one call less per request.
 
     ``loader`` returns the ``Loaded`` app or raises; an ASGI app's lifespan
     startup then runs. A failure of either is logged once, sets ``info`` to
@@ -230,7 +238,10 @@ class LazyApp:
         app = self._app
         if app is None:
             app = self.load()
-        return app(environ, start_response)
+        try:
+            return app(environ, start_response)
+        except Exception:
+            return failed(self.info.label, environ, start_response)
 
     def load(self) -> WSGIApplication:
         """Load the app now if it is not loaded yet; never raises."""
@@ -242,7 +253,7 @@ class LazyApp:
                     if loaded.asgi is not None:
                         self.asgi = loaded.asgi
                         loaded.asgi.start()
-                    self._app = guarded(loaded.app, self.info.label)
+                    self._app = loaded.app
                     self.info = self.info.with_status(Status.OK)
                 except Exception as exc:
                     self.fail(describe(exc))

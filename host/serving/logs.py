@@ -76,33 +76,54 @@ class QueuedStreamHandler(logging.Handler):
     """Writes records to ``stream`` from one writer thread, many lines per ``write()``."""
 
     def __init__(self, stream: TextIO) -> None:
+        self.takes_access = False  # whether put_access writes what a record would; see _update
         super().__init__()
         self.stream = stream
-        # Records, access entries (tuples), and an Event for flush() or None for close().
+        # Records, access lines (str), and an Event for flush() or None for close().
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._nudge = threading.Event()  # ends the writer's pause (flush, close, a full queue)
         self._writer: threading.Thread | None = threading.Thread(
             target=self._write_queued, name="apphost-log-writer", daemon=True
         )
         self._writer.start()
+        self._update()
 
-    def put_access(self, created: float, line: str) -> bool:
-        """Queue an access line made at ``created`` (``time.time()``); False if it must be logged.
+    def put_access(self, line: str) -> None:
+        """Queue a whole access line (``access_line(..., logged=True)``), in order with records.
 
-        What ``Observer.done`` calls instead of logging a record: the line comes
-        out as the record would (this handler's ``FORMAT``), in order with the
-        other records. False when the handler is closed, filtered, above INFO or
-        formatting otherwise.
+        What ``Observer.done`` calls instead of logging a record, while
+        ``takes_access`` says the line is what this handler would write for it.
         """
-        if self._writer is None or self.filters or self.level > logging.INFO:
-            return False
-        formatter = self.formatter
-        if formatter.__class__ is not Formatter or formatter._fmt != FORMAT:
-            return False
         if self._queue.qsize() >= MAX_QUEUED:
             self._wait_for_room()
-        self._queue.put((created, line))
-        return True
+        self._queue.put(line)
+
+    def _update(self) -> None:
+        """Work out ``takes_access`` again: what the handler filters or formats changed."""
+        formatter = self.formatter
+        self.takes_access = (
+            self._writer is not None
+            and not self.filters
+            and self.level <= logging.INFO
+            and formatter.__class__ is Formatter
+            and formatter._fmt == FORMAT
+        )
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        super().setFormatter(fmt)
+        self._update()
+
+    def setLevel(self, level: int | str) -> None:
+        super().setLevel(level)
+        self._update()
+
+    def addFilter(self, filter: Any) -> None:
+        super().addFilter(filter)
+        self._update()
+
+    def removeFilter(self, filter: Any) -> None:
+        super().removeFilter(filter)
+        self._update()
 
     def _wait_for_room(self) -> None:
         self._nudge.set()
@@ -134,6 +155,7 @@ class QueuedStreamHandler(logging.Handler):
 
     def close(self) -> None:
         writer, self._writer = self._writer, None
+        self._update()
         if writer is not None and writer.is_alive():
             self._queue.put(None)
             self._nudge.set()
@@ -143,9 +165,9 @@ class QueuedStreamHandler(logging.Handler):
     def _write_queued(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         while True:
-            records: list[logging.LogRecord | tuple[Any, ...]] = []
+            records: list[logging.LogRecord | str] = []
             item = get()
-            while isinstance(item, (logging.LogRecord, tuple)):
+            while isinstance(item, (logging.LogRecord, str)):
                 records.append(item)
                 if len(records) == 1000:
                     break
@@ -164,17 +186,14 @@ class QueuedStreamHandler(logging.Handler):
                 self._nudge.wait(BATCH)
                 self._nudge.clear()
 
-    def _write(self, records: list[logging.LogRecord | tuple[Any, ...]]) -> None:
+    def _write(self, records: list[logging.LogRecord | str]) -> None:
         chunks: list[str] = []
         lines: list[str] = []
         size = 0
         for record in records:
             try:
-                if isinstance(record, tuple):  # an access line (put_access)
-                    stamp = self.formatter.stamp(record[0])  # type: ignore[union-attr]
-                    line = f"{stamp} INFO apphost.access: {record[1]}\n"
-                else:
-                    line = self.format(record) + "\n"
+                # An access line (put_access) comes made whole.
+                line = record if isinstance(record, str) else self.format(record) + "\n"
             except Exception:
                 if isinstance(record, logging.LogRecord):
                     self.handleError(record)

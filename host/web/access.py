@@ -17,8 +17,12 @@ import time
 from typing import Any
 
 ACCESS_FORMAT = '%s - %s [%s] "%s %s %s" %s %s "%s" "%s" %s %.3f'
+# The line as ``serving.logs.FORMAT`` writes it for an INFO record of apphost.access:
+# the date and milliseconds of ``logging.Formatter``, the level, the logger's name.
+LOGGED_FORMAT = "%s,%03d INFO apphost.access: " + ACCESS_FORMAT + "\n"
 
-_stamp = (0, "")  # (second, its combined-log-format timestamp), replaced whole
+# (second, its combined-log-format timestamp, its logging date), replaced whole
+_stamp = (0, "", "")
 # Anything but printable ASCII, '"' and '\': what nginx writes as \xHH.
 _unsafe = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
@@ -33,14 +37,29 @@ def escape(text: str) -> str:
 
 
 def access_line(
-    now: float, environ: Any, status: str, length: str | None, app: str, ms: float
+    now: float,
+    environ: Any,
+    status: str,
+    length: str | None,
+    app: str,
+    ms: float,
+    logged: bool = False,
 ) -> str:
-    """The access-log line of a request answered with ``status`` at ``now`` (``time.time()``)."""
+    """The access-log line of a request answered with ``status`` at ``now`` (``time.time()``).
+
+    ``logged``: the whole line ``serving.logs``'s handler writes (``LOGGED_FORMAT``),
+    newline included, made in the same one string operation.
+    """
     global _stamp
     stamp = _stamp
-    if stamp[0] != int(now):
-        second = int(now)
-        stamp = _stamp = (second, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second)))
+    second = int(now)
+    if stamp[0] != second:
+        local = time.localtime(second)
+        stamp = _stamp = (
+            second,
+            time.strftime("%d/%b/%Y:%H:%M:%S %z", local),
+            time.strftime("%Y-%m-%d %H:%M:%S", local),
+        )
     get = environ.get
     user = get("REMOTE_USER") or "-"
     target = get("REQUEST_URI") or get("SCRIPT_NAME", "") + get("PATH_INFO", "")
@@ -49,7 +68,7 @@ def access_line(
     sent = user + target + referer + agent
     if not (sent.isascii() and sent.isprintable()) or '"' in sent or "\\" in sent:
         user, target, referer, agent = escape(user), escape(target), escape(referer), escape(agent)
-    return ACCESS_FORMAT % (
+    fields = (
         get("REMOTE_ADDR", "-"),
         user,
         stamp[1],
@@ -63,3 +82,6 @@ def access_line(
         app,
         ms,
     )
+    if logged:
+        return LOGGED_FORMAT % (stamp[2], int((now - second) * 1000), *fields)
+    return ACCESS_FORMAT % fields

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+# environ: the request of the Observer (web.observe), whose start_response scopes the
+# cookies to its ``mount`` once set: one pass over the headers, not two.
+SCOPER = "apphost.cookie_scoper"
 # What a cookie's Path may hold as it is (RFC 6265 path-value, less "%" and ";").
 _SAFE = "/!$&'()*+,-.:=@_~"
 
@@ -38,6 +41,10 @@ def scope_cookies(app: WSGIApplication) -> WSGIApplication:
     def scoped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         mount: str = environ.get("SCRIPT_NAME", "")
         if not mount:
+            return app(environ, start_response)
+        scoper = environ.get(SCOPER)
+        if scoper is not None:
+            scoper.mount = mount
             return app(environ, start_response)
 
         def start(

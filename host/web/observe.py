@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
 from .access import access_line
 from .bulkhead import BODY_FAILED
+from .cookies import SCOPER, rescope
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -166,9 +167,11 @@ class Observer:
     Counting is per thread, in plain lists no other thread writes (``_Row``);
     ``fold()``, called once a second by the worker's watch thread and before a
     scrape, adds what was counted since into the Prometheus metrics. The
-    access line is made here in one string operation and handed to the log
-    writer thread when the handler is apphost's own (``put_access``); otherwise
-    it is logged to ``apphost.access`` like any record.
+    access line is made here in one string operation and, when apphost's
+    handler is the only one it would reach (``takes_access``), handed to its
+    writer thread whole, as the handler would have written the record;
+    otherwise it is logged to ``apphost.access`` like any record. Its
+    ``start_response`` also scopes cookies for ``scope_cookies`` (``SCOPER``).
     """
 
     def __init__(self, app: WSGIApplication, *, access_log: bool, metrics: Metrics | None) -> None:
@@ -182,7 +185,7 @@ class Observer:
             metrics.folders.append(self.fold)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = _Request(self, environ, start_response)
+        request = environ[SCOPER] = _Request(self, environ, start_response)
         metrics = self.metrics
         if metrics is not None:
             metrics.begin()
@@ -214,21 +217,19 @@ class Observer:
             row.codes[digit if 0 < digit < 6 else 0] += 1
             row.buckets[bisect_left(BOUNDS, elapsed)] += 1
             row.total += elapsed
-        if self.access_log:
-            now = time.time()
-            line = access_line(now, environ, status[:3], request.length, app, elapsed * 1000)
-            handlers = _ROOT.handlers
-            if len(handlers) == 1 and not access_log.handlers and access_log.propagate:
-                put = getattr(handlers[0], "put_access", None)
-                if put is not None and put(now, line):
-                    return
-            if access_log.isEnabledFor(logging.INFO):
-                # makeRecord + handle: what ``info()`` does, less the walk of the stack.
-                access_log.handle(
-                    access_log.makeRecord(
-                        access_log.name, logging.INFO, __file__, 0, line, (), None, "Observer.done"
-                    )
+        if self.access_log and access_log.isEnabledFor(logging.INFO):
+            now, ms, length = time.time(), elapsed * 1000, request.length
+            writer = _writer()
+            if writer is not None:
+                writer.put_access(access_line(now, environ, status[:3], length, app, ms, True))
+                return
+            line = access_line(now, environ, status[:3], length, app, ms)
+            # makeRecord + handle: what ``info()`` does, less the walk of the stack.
+            access_log.handle(
+                access_log.makeRecord(
+                    access_log.name, logging.INFO, __file__, 0, line, (), None, "Observer.done"
                 )
+            )
 
     def fold(self) -> None:
         """Add what every thread counted since the last fold into the Prometheus metrics.
@@ -258,6 +259,22 @@ class Observer:
                     self._folded[(ident, app)] = now
 
 
+def _writer() -> Any:
+    """The handler taking whole access lines (``put_access``) if it is the only one a record
+    of ``apphost.access`` would reach, else None."""
+    logger = access_log
+    if logger.filters:
+        return None
+    while logger is not _ROOT:
+        if logger.handlers or not logger.propagate or logger.parent is None:
+            return None
+        logger = logger.parent
+    handlers = _ROOT.handlers
+    if len(handlers) == 1 and getattr(handlers[0], "takes_access", False):
+        return handlers[0]
+    return None
+
+
 class _Row:
     """What one thread counted for one app: responses by status class, latency buckets."""
 
@@ -277,7 +294,16 @@ class _Row:
 class _Request:
     """One request: its ``start_response``, and its body with ``close`` reporting it done."""
 
-    __slots__ = ("_start_response", "began", "body", "environ", "length", "observer", "status")
+    __slots__ = (
+        "_start_response",
+        "began",
+        "body",
+        "environ",
+        "length",
+        "mount",
+        "observer",
+        "status",
+    )
 
     def __init__(
         self, observer: Observer, environ: WSGIEnvironment, start_response: StartResponse
@@ -289,14 +315,19 @@ class _Request:
         self.status = "500 Internal Server Error"  # if the app raises before start_response
         self.length: str | None = None  # Content-Length, if the app set it
         self.body: Iterable[bytes] = ()
+        self.mount = ""  # set by scope_cookies: the mount its Set-Cookie headers are scoped to
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Any:
         self.status = status
-        for name, value in headers:
-            if name.lower() == "content-length":
+        mount = self.mount
+        for i, (name, value) in enumerate(headers):
+            size = len(name)
+            if size == 14 and name.lower() == "content-length":
                 self.length = value
+            elif size == 10 and mount and name.lower() == "set-cookie":
+                headers[i] = (name, rescope(value, mount))
         return self._start_response(status, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:

@@ -14,8 +14,9 @@ Outermost first, as a request meets them:
 3. werkzeug's debugger (``serve --debug`` only).
 4. ``Observer``: the access log and metrics, for every request.
 5. ``Dispatcher``: own pages, refusals, or the claimed app, which is
-   ``Bulkhead`` (max_in_flight, quarantine) -> ``LazyApp`` -> ``guarded`` (500
-   on error) -> the plugins' wrappers -> the app.
+   ``scope_cookies`` (which leaves the rewriting to the Observer's
+   ``start_response``) -> ``Bulkhead`` (max_in_flight, quarantine) ->
+   ``LazyApp`` (500 on error) -> the plugins' wrappers -> the app.
 """
 
 from __future__ import annotations

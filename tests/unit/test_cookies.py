@@ -15,8 +15,10 @@ from apphost.config import parse_config
 from apphost.host import Host
 from apphost.testing import ClientFactory, HostFactory
 from apphost.web.cookies import rescope
+from apphost.web.stack import request_stack
 from fastapi import FastAPI, Response
 from flask import Flask, session
+from werkzeug.test import Client
 
 
 def session_app(name: str) -> Flask:
@@ -44,10 +46,13 @@ def two_apps(apphost_host: HostFactory, **claim: Any) -> Host:
     )
 
 
+@pytest.mark.parametrize("stack", ["dispatcher", "served"])
 def test_two_apps_keep_their_own_sessions(
-    apphost_host: HostFactory, apphost_client: ClientFactory
+    apphost_host: HostFactory, apphost_client: ClientFactory, stack: str
 ) -> None:
-    client = apphost_client(two_apps(apphost_host))
+    """Alone, the dispatcher's wrapper scopes; as served, the Observer's start_response does."""
+    host = two_apps(apphost_host)
+    client = apphost_client(host) if stack == "dispatcher" else Client(request_stack(host))
     response = client.get("/a/login/ann")
     assert "Path=/a" in response.headers["Set-Cookie"]
     client.get("/b/login/bob")

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from apphost.serving.logs import FORMAT, PIPE_BUF, Formatter, QueuedStreamHandler
+from apphost.web.access import access_line
 
 
 def _logger(handler: logging.Handler) -> logging.Logger:
@@ -83,6 +84,40 @@ def test_formatter_dates_match_the_standard_formatter() -> None:
         assert ours.format(record) == standard.format(record)
     record.created = 5.0
     assert ours.formatTime(record, "%Y") == standard.formatTime(record, "%Y")
+
+
+def test_a_whole_access_line_is_what_the_record_would_be() -> None:
+    """``access_line(..., logged=True)`` is the line the handler writes for the record."""
+    environ = {"REMOTE_ADDR": "10.0.0.1", "REQUEST_METHOD": "GET", "PATH_INFO": "/a"}
+    environ["SERVER_PROTOCOL"] = "HTTP/1.1"
+    for created in (1_700_000_000.0, 1_700_000_000.999, 1_700_003_601.5):
+        line = access_line(created, environ, "200", "5", "a", 1.5)
+        record = logging.LogRecord("apphost.access", logging.INFO, __file__, 1, line, None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        expected = Formatter(FORMAT).format(record) + "\n"
+        assert access_line(created, environ, "200", "5", "a", 1.5, logged=True) == expected
+
+
+def test_put_access_is_taken_only_while_it_writes_what_a_record_would() -> None:
+    stream = io.StringIO()
+    handler = QueuedStreamHandler(stream)
+    assert not handler.takes_access  # no formatter: not apphost's FORMAT
+    handler.setFormatter(Formatter(FORMAT))
+    assert handler.takes_access
+    handler.setLevel(logging.WARNING)
+    assert not handler.takes_access
+    handler.setLevel(logging.INFO)
+    handler.addFilter(lambda record: True)
+    assert not handler.takes_access
+    handler.removeFilter(handler.filters[0])
+    assert handler.takes_access
+    handler.setFormatter(logging.Formatter(FORMAT))  # another class may format otherwise
+    assert not handler.takes_access
+    handler.setFormatter(Formatter(FORMAT))
+    handler.put_access("a whole line\n")
+    handler.close()
+    assert not handler.takes_access  # closed: records are written directly
+    assert stream.getvalue() == "a whole line\n"
 
 
 def test_writes_are_whole_lines_of_at_most_pipe_buf_bytes() -> None:

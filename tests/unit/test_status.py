@@ -305,3 +305,36 @@ def test_access_log_off(make_host: Callable[..., Host], caplog: pytest.LogCaptur
     caplog.set_level(logging.INFO, logger="apphost.access")
     fetch(host, "/good")
     assert not [r for r in caplog.records if r.name == "apphost.access"]
+
+
+def test_access_lines_go_whole_to_apphosts_handler_unless_the_logger_is_quiet(
+    make_host: Callable[..., Host],
+) -> None:
+    """With apphost's handler the only one (as ``apphost serve`` sets it), a line is queued
+    made whole; the ``apphost.access`` logger's level still decides whether it is written."""
+    import io
+
+    from apphost.serving.logs import FORMAT, Formatter, QueuedStreamHandler
+
+    host = make_host()
+    stream = io.StringIO()
+    handler = QueuedStreamHandler(stream)
+    handler.setFormatter(Formatter(FORMAT))
+    root, access = logging.getLogger(), logging.getLogger("apphost.access")
+    saved, level = root.handlers[:], access.level
+    root.handlers[:] = [handler]
+    access.setLevel(logging.INFO)
+    try:
+        fetch(host, "/good")
+        access.setLevel(logging.WARNING)
+        fetch(host, "/good?quiet")
+    finally:
+        root.handlers[:] = saved
+        access.setLevel(level)
+        handler.close()
+    (line,) = stream.getvalue().splitlines()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO apphost\.access: 127\.0\.0\.1 - - \[.+\]"
+        r' "GET /good HTTP/1\.1" 200 \S+ "-" "\S+" \S+ \d+\.\d{3}',
+        line,
+    ), line
