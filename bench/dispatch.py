@@ -48,7 +48,7 @@ from _common import (
     table,
     target,
 )
-from apphost.plugins.loading import AppInfo, LazyApp
+from apphost.plugins.loading import AppInfo, LazyApp, Loaded
 from apphost.routing.claims import Claim, Claimant, Source, normalize
 from apphost.routing.dispatcher import Dispatcher
 from apphost.routing.table import build_table
@@ -87,8 +87,8 @@ class HostDict:
 
 
 def served_app() -> WSGIApp:
-    """``ok_app`` as ``Host`` serves a named app: a loaded ``LazyApp`` around ``guarded``."""
-    lazy = LazyApp(AppInfo("ok", "bench", "0", "bench:ok_app"), lambda: ok_app)
+    """``ok_app`` as ``Host`` serves a named app: a loaded ``LazyApp`` (which guards it)."""
+    lazy = LazyApp(AppInfo("ok", "bench", "0", "bench:ok_app"), lambda: Loaded(ok_app, "wsgi"))
     lazy.load()
     return cast(WSGIApp, lazy)
 

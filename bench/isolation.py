@@ -69,14 +69,14 @@ def measure(server: Server, duration: float, connections: int, hung: int) -> Run
     try:
         run = wrk(server, duration, connections)
     except (RuntimeError, subprocess.CalledProcessError):  # no response: no latency to read
-        run = Run(0.0, 0.0, 0.0, 0, 0, None)
+        run = Run(0.0, 0.0, 0.0, 0, 0, None, 0.0)
     finally:
         for sock in socks:
             sock.close()
         if socks:  # the server's threads sleep on: let them finish before the next run
             recover(server)
     if run.rps == 0:  # every connection timed out: the server stalled
-        return Run(0.0, float("inf"), float("inf"), max(run.errors, connections), 0, None)
+        return Run(0.0, float("inf"), float("inf"), max(run.errors, connections), 0, None, 0.0)
     return run
 
 

@@ -18,7 +18,9 @@ warning, logged for every request that waits for a thread inside its task
 lock (apphost silences it too, and logs a summary instead). The warnings each
 server logs are counted, and where the server has the metric
 ``apphost_requests_queued_total`` (read from ``/_apphost/metrics`` before and
-after each run), how many requests waited for a thread.
+after each run), how many requests waited for a thread. "CPU µs/req" is the
+user and system time of the server's processes (``apphost serve``'s
+supervisor and worker) during a run over the requests wrk counted.
 """
 
 from __future__ import annotations
@@ -73,6 +75,23 @@ class Server:
         return float(m.group(1)) if m else None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` and all its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
 @dataclass
 class Run:
     rps: float
@@ -81,6 +100,7 @@ class Run:
     errors: int
     queue_warnings: int
     waited: float | None  # requests that waited for a thread, if the server counts them
+    cpu_us: float  # CPU time of the server's processes per request answered, µs
 
 
 def free_port() -> int:
@@ -141,6 +161,7 @@ def _grab(pattern: str, text: str) -> str:
 
 def wrk(server: Server, duration: float, connections: int) -> Run:
     before, queued = server.queue_warnings(), server.queued()
+    cpu = cpu_seconds(server.proc.pid)
     out = subprocess.run(
         [
             "wrk",
@@ -157,7 +178,9 @@ def wrk(server: Server, duration: float, connections: int) -> Run:
         timeout=duration + 30,
         check=True,
     ).stdout
+    cpu = cpu_seconds(server.proc.pid) - cpu
     rps = float(_grab(r"Requests/sec:\s+([\d.]+)", out))
+    answered = int(_grab(r"^\s+(\d+) requests in", out))
     p50 = _ms(_grab(r"^\s+50%\s+(\S+)", out))
     p99 = _ms(_grab(r"^\s+99%\s+(\S+)", out))
     errors = 0
@@ -169,7 +192,8 @@ def wrk(server: Server, duration: float, connections: int) -> Run:
         errors += sum(int(g) for g in m.groups())
     after = server.queued()
     waited = None if after is None or queued is None else after - queued
-    return Run(rps, p50, p99, errors, server.queue_warnings() - before, waited)
+    warnings = server.queue_warnings() - before
+    return Run(rps, p50, p99, errors, warnings, waited, cpu / max(answered, 1) * 1e6)
 
 
 def wrk_parser(doc: str, rounds: int, duration: float, connections: int) -> argparse.ArgumentParser:
@@ -238,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{median(r.rps for r in rs):,.0f}",
                 f"{median(r.p50_ms for r in rs):.2f}",
                 f"{median(r.p99_ms for r in rs):.2f}",
+                f"{median(r.cpu_us for r in rs):.0f}",
                 f"{sum(r.errors for r in rs)}",
                 f"{sum(r.queue_warnings for r in rs) / (args.rounds * args.duration):,.0f}",
                 per_second([r.waited for r in rs], args.rounds * args.duration),
@@ -251,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 "req/s",
                 "p50 ms",
                 "p99 ms",
+                "CPU µs/req",
                 "errors",
                 "queue-depth warnings/s",
                 "waited/s",
@@ -273,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTargets:\n")
     for a, b in pairs:
         got = ratio(a, b)
-        print(target(got >= 0.97, f"HTTP throughput of {a} >= 0.97x {b}", fmt_ratio(got)))
+        print(target(got >= 1.0, f"HTTP throughput of {a} >= 1.0x {b}", fmt_ratio(got)))
     return 0
 
 
