@@ -60,8 +60,9 @@ fixes in the closing note of issue 17), and set as each listener's
   chunk-size line (with its extensions) and the trailer are bounded
   (waitress keeps and re-copies them whole, without bound).
 - ``WSGITask`` as ``_waitress.Task``: ``build_response_header()``, ``write()``,
-  ``channel``; and ``HTTPChannel.task_class``, ``HTTPChannel.write_soon()``: a
-  response's head goes out with its first body bytes, in one send.
+  ``channel``, ``response_headers``, ``start_time``; and ``HTTPChannel.task_class``,
+  ``HTTPChannel.write_soon()``: a response's head goes out with its first body
+  bytes, in one send; ``utilities.build_http_date()``: its Date is made once a second.
 - ``ErrorTask`` as ``_waitress.Refusal``: ``execute()``, ``request``, ``channel``,
   ``status``, ``response_headers``, ``content_length``, ``write()``,
   ``set_close_on_finish()``: a request waitress refuses (400, 413, 414, 431,
@@ -480,6 +481,18 @@ def answer_refusal(environ: WSGIEnvironment, start_response: StartResponse) -> I
 HEAD_WITH_BODY = 64 * 1024  # a response's first body bytes up to this go out in its head's send
 
 
+_date = (0, "")  # (second, its HTTP date), replaced whole
+
+
+def http_date(when: float) -> str:
+    """``utilities.build_http_date(when)``, made once a second (it takes about 1 µs)."""
+    global _date
+    date, second = _date, int(when)
+    if date[0] != second:
+        date = _date = (second, utilities.build_http_date(second))
+    return date[1]
+
+
 class Task(WSGITask):  # type: ignore[misc]
     """waitress's WSGI task, whose response head goes out with the first body bytes.
 
@@ -487,10 +500,16 @@ class Task(WSGITask):  # type: ignore[misc]
     sends and two packets for the smallest response (it sets ``TCP_NODELAY``),
     and the client wakes twice. Here the head is held on the channel
     (``Channel.head``) and joined to the first chunk, or sent alone if the
-    body has none.
+    body has none. The Date header waitress adds is made once a second.
     """
 
     def build_response_header(self) -> bytes:
+        headers = self.response_headers
+        for name, _ in headers:
+            if len(name) == 4 and name.lower() == "date":
+                break
+        else:  # waitress would add it, formatting the date anew for each response
+            headers.append(("Date", http_date(self.start_time)))
         self.channel.head = super().build_response_header()
         return b""  # written by write_soon as nothing; the head waits on the channel
 

@@ -42,7 +42,12 @@ def big(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     return [BIG]
 
 
-APPS = {"small": small, "streamed": streamed, "empty": empty, "big": big}
+def dated(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Length", "0"), ("date", "Mon, 01 Jan 2024 00:00:00 GMT")])
+    return []
+
+
+APPS = {"small": small, "streamed": streamed, "empty": empty, "big": big, "dated": dated}
 
 
 @pytest.fixture
@@ -125,3 +130,19 @@ def test_a_small_response_is_one_send(port: int, monkeypatch: pytest.MonkeyPatch
         sock.sendall(_get("/big/"))
         assert _read_response(sock)[1] == BIG
         assert sends[0].endswith(b"\r\n\r\n") and b"".join(sends[1:]) == BIG  # not copied
+
+
+def test_every_response_has_one_date_the_apps_own_if_it_gave_one(port: int) -> None:
+    """The Date waitress adds is made once a second: still the current one, and never twice."""
+    import urllib.request
+
+    from waitress.utilities import build_http_date
+
+    for _ in range(4):
+        before = time.time()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/small/") as r:
+            (date,) = r.headers.get_all("Date")
+        assert date in (build_http_date(before), build_http_date(time.time()))
+        time.sleep(0.4)  # across a second or more
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/dated/") as r:
+        assert r.headers.get_all("Date") == ["Mon, 01 Jan 2024 00:00:00 GMT"]
