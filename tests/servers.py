@@ -192,6 +192,7 @@ class Load:
                 )
             headers = self.headers if keepalive else {**self.headers, "Connection": "close"}
             start, answered = time.monotonic(), False
+            reused = conn.sock is not None  # kept open since an earlier response
             try:
                 conn.request("GET", self.path, headers=headers)
                 response = conn.getresponse()
@@ -201,10 +202,19 @@ class Load:
                 outcome, detail = ("ok", "") if ok else ("failed", f"{response.status} {body!r}")
             except ConnectionRefusedError as exc:
                 outcome, detail = "refused", repr(exc)
-            except Exception as exc:
-                # No byte of a response: "unanswered" (which a final stop may
-                # excuse, see report()); else a response cut short: "failed".
-                outcome = "failed" if answered or keepalive else "unanswered"
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as exc:
+                # No byte of a response: "unanswered" (which a final stop may excuse,
+                # see report()), or on a kept-alive connection the server closed as
+                # idle just as the request went out, "closed" (report() excuses it
+                # once draining began; the next request, on a new connection, is the
+                # retry every HTTP client makes then, RFC 9112 9.3.1); else "failed".
+                if answered:
+                    outcome = "failed"
+                else:  # a new connection (a keep-alive client's too) may have raced
+                    outcome = "closed" if keepalive and reused else "unanswered"
+                detail = f"{'keep-alive' if keepalive else 'fresh'}: {exc!r}"
+            except Exception as exc:  # a timeout, or a response cut short
+                outcome = "failed" if answered or reused else "unanswered"
                 detail = f"{'keep-alive' if keepalive else 'fresh'}: {exc!r}"
             self.results.append((start, outcome, detail, time.monotonic()))
             if outcome != "ok" or not keepalive:
@@ -220,15 +230,20 @@ class Load:
         (the server was asked to stop at t0, with nobody to take over), a new
         connection that got no byte of a response after t0 counts as "raced":
         the kernel queued it just as the last listening descriptor closed,
-        and reset it, so the server never saw it. Anything else is "failed".
+        and reset it, so the server never saw it. A kept-alive connection the
+        draining server closed as idle just as a request went out on it is
+        "retried" after t0 (the client sends it again on a new connection).
+        Anything else is "failed".
         """
         during = [r for r in self.results if t0 <= r[0] <= t1]
-        kinds = ("ok", "refused", "raced", "failed")
+        kinds = ("ok", "refused", "raced", "retried", "failed")
         counts = dict.fromkeys(kinds, 0)
         failures = []
         for start, outcome, detail, _ in self.results:
             if outcome == "unanswered":
                 outcome = "raced" if final and start >= t0 else "failed"
+            elif outcome == "closed":
+                outcome = "retried" if start >= t0 else "failed"
             if t0 <= start <= t1:
                 counts[outcome] += 1
             if outcome == "failed":
@@ -237,7 +252,7 @@ class Load:
         counts["in_flight"] = sum(1 for r in self.results if r[0] < t0 < r[3])
         print(
             f"lifecycle {event}: sent={counts['sent']} failed={counts['failed']}"
-            + "".join(f" {k}={counts[k]}" for k in kinds[:3])
+            + "".join(f" {k}={counts[k]}" for k in kinds[:4])
             + f" in_flight={counts['in_flight']} ({t1 - t0:.2f}s) {sorted(set(failures))[:3]}"
         )
         assert not failures, sorted(set(failures))[:5]
