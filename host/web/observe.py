@@ -341,4 +341,6 @@ class _Request:
         finally:
             observer, self.observer = self.observer, None
             if observer is not None:
+                # environ -> this request -> environ: a cycle, left to the GC unless broken.
+                self.environ.pop(SCOPER, None)
                 observer.done(self)
