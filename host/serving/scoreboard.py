@@ -66,7 +66,9 @@ class Scoreboard:
             offset = self._slot_for(ident)
             if offset is None:  # more threads than slots: not recorded
                 return
-        data = f"\x01{app}\t{method}\t{path}".encode("utf-8", "replace")[: SLOT - 1] + b"\0"
+        data = f"\x01{app}\t{method}\t{path}\0".encode("utf-8", "replace")
+        if len(data) > SLOT:
+            data = data[: SLOT - 1] + b"\0"
         self._map[offset : offset + len(data)] = data
 
     def leave(self, ident: int | None = None) -> None:

@@ -321,13 +321,14 @@ class _Request:
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Any:
         self.status = status
-        mount = self.mount
-        for i, (name, value) in enumerate(headers):
-            size = len(name)
-            if size == 14 and name.lower() == "content-length":
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == "content-length":
                 self.length = value
-            elif size == 10 and mount and name.lower() == "set-cookie":
-                headers[i] = (name, rescope(value, mount))
+        mount = self.mount
+        if mount:
+            for i, (name, value) in enumerate(headers):
+                if len(name) == 10 and name.lower() == "set-cookie":
+                    headers[i] = (name, rescope(value, mount))
         return self._start_response(status, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
