@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -306,3 +307,37 @@ def test_a_dead_worker_is_replaced(serve: Serve) -> None:
     assert get(served.port, "/hello") == (200, HELLO)
     served.signal(signal.SIGTERM)
     assert served.proc.wait(15) == 0
+
+
+ACCESS_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO apphost\.access: 127\.0\.0\.1 - - \[[^]]+\]"
+    r' "GET /hello\?logged HTTP/1\.1" 200 \d+ "-" "-" hello \d+\.\d{3}'
+)
+
+
+def test_every_answered_request_has_its_access_line_across_reload_and_stop(
+    serve: Serve, tmp_path: Path
+) -> None:
+    """Two workers, a reload and a final SIGTERM under load: one whole line per answer."""
+    (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\n")
+    served = serve("--config", str(tmp_path / "workers.toml"))
+    served.wait_for(r"worker\(s\) \d+, \d+ serve")
+    with Load(served.port, "/hello?logged", fresh_threads=2, keepalive_threads=2) as load:
+        time.sleep(0.5)
+        mark = served.mark()
+        served.signal(signal.SIGHUP)
+        m = served.wait_for(r"reloaded: worker\(s\) \d+, \d+ serve, (\d+), (\d+) draining", mark)
+        for old in m.groups():
+            served.wait_for(rf"worker {old} exited with status 0", mark)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        served.signal(signal.SIGTERM)
+        assert served.proc.wait(15) == 0
+        t1 = time.monotonic()
+    counts = load.report("reload then SIGTERM, access lines", t0, t1, final=True)
+    served.close()  # reads the log to its end
+    logged = [line for line in served.lines if "/hello?logged" in line]
+    answered = sum(1 for _, outcome, _, _ in load.results if outcome == "ok")
+    assert counts["failed"] == 0 and answered > 50
+    assert len(logged) == answered
+    assert all(ACCESS_LINE.fullmatch(line.rstrip("\n")) for line in logged), logged[:3]
