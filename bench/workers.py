@@ -9,7 +9,7 @@ the GIL's contention between its threads) serves everything; with
 ``--workers 2`` two processes accept on the supervisor's one listening
 socket. wrk itself needs a core, so on a 2-core machine the second worker
 competes with the load generator: the ratio here is a floor, not a ceiling.
-No target (issue 7 asks for the figures).
+Target (issue 13): two workers >= 1.7x one, the median of per-round ratios.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import fmt_ratio, median, table
+from _common import fmt_ratio, median, table, target
 from throughput import BIN, Contender, load_in_turn, wrk_parser
 
 WORKERS = (1, 2)
@@ -28,7 +28,7 @@ WORKERS = (1, 2)
 def main(argv: list[str] | None = None) -> int:
     args = wrk_parser(__doc__, rounds=5, duration=5.0, connections=32).parse_args(argv)
 
-    print("## 8. Workers: one process or two (no target)\n")
+    print("## 8. Workers: one process or two\n")
     print(
         f"`apphost serve --workers N` as it ships, `wrk -t1 -c{args.connections}"
         f" -d{args.duration:g}s` on `/hello/x`, {args.rounds} rounds in turn; medians;"
@@ -47,11 +47,19 @@ def main(argv: list[str] | None = None) -> int:
             fmt_ratio(median(r.rps for r in rs) / one),
             f"{median(r.p50_ms for r in rs):.2f}",
             f"{median(r.p99_ms for r in rs):.2f}",
+            f"{median(r.cpu_us for r in rs):.0f}",
             f"{sum(r.errors for r in rs)}",
+            " ".join(f"{r.rps:,.0f}" for r in rs),
         ]
         for name, rs in runs.items()
     ]
-    print(table(["apphost serve", "req/s", "vs 1 worker", "p50 ms", "p99 ms", "errors"], rows))
+    headers = ["apphost serve", "req/s", "vs 1 worker", "p50 ms", "p99 ms", "CPU µs/req"]
+    print(table([*headers, "errors", "req/s per round"], rows))
+    ratio = median(
+        two.rps / one.rps for one, two in zip(runs["workers=1"], runs["workers=2"], strict=True)
+    )
+    print("\nTargets:\n")
+    print(target(ratio >= 1.7, "--workers 2 >= 1.7x --workers 1 in req/s", fmt_ratio(ratio)))
     return 0
 
 
