@@ -150,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         [
             "# apphost benchmarks",
             "",
-            "Written by `make bench` (`bench/run.py`); goals from issues 5 and 7. Every figure is a"
-            " median of several rounds with the contenders alternating in one run; all"
+            "Written by `make bench` (`bench/run.py`); goals from the issues (5, 7, 13"
+            " and the ones each script's docstring names). Every figure is a median"
+            " of several rounds with the contenders alternating in one run; all"
             " traffic is loopback or in-process.",
             "",
             f"- date: {started:%Y-%m-%d %H:%M} UTC; whole run {total:.0f} s ({', '.join(timings)})",
