@@ -50,19 +50,13 @@ class Formatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        return self.stamp(record.created, record.msecs)
-
-    def stamp(self, created: float, msecs: float | None = None) -> str:
-        """``asctime`` for a time (``time.time()``), as ``formatTime`` gives it for a record."""
-        now = int(created)
+        now = int(record.created)
         second = self._second
         if second[0] != now:
             date = time.strftime(self.default_time_format, self.converter(now))
             second = self._second = (now, date)
-        if msecs is None:
-            msecs = int((created - now) * 1000)
         msec_format = self.default_msec_format
-        return msec_format % (second[1], msecs) if msec_format else second[1]
+        return msec_format % (second[1], record.msecs) if msec_format else second[1]
 
 
 def stderr_handler() -> logging.Handler:
