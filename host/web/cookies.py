@@ -50,14 +50,19 @@ def scope_cookies(app: WSGIApplication) -> WSGIApplication:
         def start(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> object:
-            for i, (name, value) in enumerate(headers):
-                if len(name) == 10 and name.lower() == "set-cookie":
-                    headers[i] = (name, rescope(value, mount))
+            scope_headers(headers, mount)
             return start_response(status, headers, exc_info)
 
         return app(environ, start)  # type: ignore[arg-type]  # start returns write()
 
     return scoped
+
+
+def scope_headers(headers: list[tuple[str, str]], mount: str) -> None:
+    """Rescope, in place, every ``Set-Cookie`` of a response's ``headers`` to ``mount``."""
+    for i, (name, value) in enumerate(headers):
+        if len(name) == 10 and name.lower() == "set-cookie":
+            headers[i] = (name, rescope(value, mount))
 
 
 def rescope(cookie: str, mount: str) -> str:

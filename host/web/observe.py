@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
 from .access import access_line
 from .bulkhead import BODY_FAILED
-from .cookies import SCOPER, rescope
+from .cookies import SCOPER, scope_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -324,11 +324,8 @@ class _Request:
         for name, value in headers:
             if len(name) == 14 and name.lower() == "content-length":
                 self.length = value
-        mount = self.mount
-        if mount:
-            for i, (name, value) in enumerate(headers):
-                if len(name) == 10 and name.lower() == "set-cookie":
-                    headers[i] = (name, rescope(value, mount))
+        if self.mount:
+            scope_headers(headers, self.mount)
         return self._start_response(status, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
