@@ -12,9 +12,11 @@ Used by ``drain`` (listeners and connections), ``pressure`` (the task dispatcher
 - ``waitress.create_server(app, map=, _dispatcher=, **adjustments)``: the map
   and the task dispatcher are ours (the admin listeners' server shares both).
 - ``BaseWSGIServer``: ``accepting``, ``adj.backlog``, ``handle_accept()``
-  (replaced by ``_waitress._accept_many``, which calls ``accept()``,
+  (replaced by ``_waitress._accept_many``, which leaves new connections to
+  other workers while its guard says this one is full, and calls ``accept()``,
   ``set_socket_options()``, ``fix_addr()``, ``channel_class``, ``logger``,
   ``adj.connection_limit``, ``adj.log_socket_errors``),
+  ``readable()`` (wrapped: False while the listener defers to other workers),
   ``_map`` (one listener) / ``MultiSocketServer.map`` (several);
   ``task_dispatcher``, ``print_listen()``, ``effective_host``/``effective_port``,
   ``MultiSocketServer.effective_listen``.
@@ -158,6 +160,8 @@ def create(
         if isinstance(obj, BaseWSGIServer) and not issubclass(obj.channel_class, Channel):
             obj.channel_class = channel
             obj.handle_accept = functools.partial(_accept_many, obj)
+            obj.apphost_defer = 0.0  # while deferring to other workers: until when
+            obj.readable = functools.partial(_readable, obj, obj.readable)
             obj.asyncore = loop
             obj.pull_trigger = functools.partial(loop.wake, obj.trigger)
     return server
@@ -175,6 +179,9 @@ def _accept_many(listener: Any) -> None:
     connections all went to one of two workers).
     """
     smap = listener._map
+    guard = listener.channel_class.guard
+    if guard is not None and guard.full() and _defer(listener):
+        return
     for _ in range(ACCEPT_BATCH if len(smap) > FEW_CONNECTIONS else 1):
         if len(smap) >= listener.adj.connection_limit:
             return
@@ -189,6 +196,31 @@ def _accept_many(listener: Any) -> None:
                 listener.logger.warning("server accept() threw an exception", exc_info=True)
             return
         listener.channel_class(listener, conn, listener.fix_addr(addr), listener.adj, map=smap)
+
+
+def _defer(listener: Any) -> bool:
+    """True if a full worker's ``listener`` should leave its queued connection to the others.
+
+    The first time, it stops watching the listener for ``DEFER`` seconds
+    (``_readable``); a connection still queued after that, no other worker
+    took, and it accepts it. A deferral past twice that is forgotten.
+    """
+    now = time.monotonic()
+    until = listener.apphost_defer
+    if until and until <= now < until + DEFER:
+        listener.apphost_defer = 0.0
+        return False
+    listener.apphost_defer = until = now + DEFER
+    listener.asyncore.wake_by(until)
+    return True
+
+
+def _readable(listener: Any, readable: Callable[[], bool]) -> bool:
+    """A listener's ``readable()``: False while it defers to the other workers (``_defer``)."""
+    until = listener.apphost_defer
+    if until and time.monotonic() < until:
+        return False
+    return readable()
 
 
 def guard_of(server: Server) -> Guard | None:
@@ -243,6 +275,7 @@ class Loop:
 
     def __init__(self) -> None:
         self.asleep = True
+        self.wake_at = 0.0  # a pass must end by then (time.monotonic()): see wake_by
 
     def __getattr__(self, name: str) -> Any:
         return getattr(wasyncore, name)
@@ -251,11 +284,20 @@ class Loop:
         self, timeout: float = 30.0, use_poll: bool = False, map: Any = None, **_: Any
     ) -> None:
         while map:
+            wait = timeout
+            if self.wake_at:
+                wait = min(timeout, max(0.0, self.wake_at - time.monotonic()))
+                self.wake_at = 0.0
             if use_poll and max(map) >= SELECT_LIMIT:
                 self.asleep = True
-                wasyncore.poll2(timeout, map)
+                wasyncore.poll2(wait, map)
             else:
-                self.select_pass(timeout, map)
+                self.select_pass(wait, map)
+
+    def wake_by(self, when: float) -> None:
+        """Have the next pass wait at most until ``when`` (a listener deferring, ``_defer``)."""
+        if not self.wake_at or when < self.wake_at:
+            self.wake_at = when
 
     def select_pass(self, timeout: float, map: dict[int, Any]) -> None:
         self.asleep = True
@@ -324,6 +366,7 @@ MAX_HEADERS = 100  # header lines in a request head (431 past it)
 MAX_REQUEST_LINE = 8192  # bytes of "METHOD TARGET HTTP/1.1" (414 past it)
 MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line with its extensions (400 past it)
 MAX_TRAILER = 8192  # bytes of a chunked body's trailer (431 past it)
+DEFER = 0.01  # seconds a full worker leaves a new connection to the other workers
 ACCEPT_BATCH = 64  # connections accepted per loop pass, at most ...
 FEW_CONNECTIONS = 128  # ... once more than this many sockets are open (else one a pass)
 LINGER = 2.0  # seconds a refused client may keep sending while it reads the answer ...

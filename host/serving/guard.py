@@ -4,6 +4,7 @@
     guard.admit("203.0.113.7")   # at accept; False past max_connections_per_client
     guard.turn_away(sock)        # ... then: a 503, and the socket closed
     guard.leave("203.0.113.7")   # when one of its connections closes
+    guard.full()                 # holds its share of connections (--workers N): let others accept
     guard.tick(socket_map)       # on waitress's loop thread, each pass; sweeps once a second
 
 ``tick`` is called by the dispatcher ``apphost.serving.server`` puts first in
@@ -31,6 +32,17 @@ address are never turned away (a proxy carries many clients; with
 client past its limit gets a 503 and a close at accept, before any byte of
 its request is read, and one warning per address per ``TOLD_EVERY``
 seconds, not one per connection.
+
+With ``workers`` above 1, every worker accepts on the same sockets and a
+connection stays with the worker that accepted it (keep-alive), so a burst of
+new connections (a load balancer's pool, wrk's 32) went by who woke first:
+27 to one worker and 5 to the other was usual, and the busier worker then
+served most requests while the other idled. ``full()`` is true while this
+worker holds ``threads`` connections or more, more than it can serve at
+once; its listener then leaves a new connection ``DEFER`` seconds to the
+other workers before it takes it (see ``_waitress._accept_many``), as
+nginx's workers do past 7/8 of their connections (``ngx_accept_disabled``).
+It is never refused, only left to a worker with room if there is one.
 """
 
 from __future__ import annotations
@@ -74,6 +86,9 @@ class Guard:
         self.trusted = frozenset(trusted)
         self.refusals = refusals
         self.counts: dict[str, int] = {}  # address -> connections open
+        self.open = 0  # connections open in all
+        # Connections past which other workers on the same sockets should accept first.
+        self.share = config.threads if config.workers > 1 else 0
         self.told: dict[str, float] = {}  # address -> when its last warning was logged
         self.closed = 0  # connections the sweeps closed, so far
         self._due = 0.0
@@ -85,14 +100,22 @@ class Guard:
             self._tell(client)
             return False
         self.counts[client] = n + 1
+        self.open += 1
         return True
 
     def leave(self, client: str) -> None:
         n = self.counts.get(client, 0) - 1
+        if n < 0:
+            return
+        self.open -= 1
         if n > 0:
             self.counts[client] = n
         else:
             self.counts.pop(client, None)
+
+    def full(self) -> bool:
+        """True while this worker holds its share of connections: other workers accept first."""
+        return 0 < self.share <= self.open
 
     def _tell(self, client: str) -> None:
         now = time.monotonic()

@@ -16,6 +16,7 @@ wrong answer is "failed", and every test asserts there is none.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from ..distributions import Dists, unique
@@ -204,6 +206,32 @@ def test_workers_share_the_sockets_and_reload_together(
         assert counts["refused"] == 0
     served.signal(signal.SIGTERM)
     assert served.proc.wait(15) == 0
+
+
+def test_workers_share_keep_alive_connections_evenly(
+    serve: Serve, site: Dists, tmp_path: Path
+) -> None:
+    """Connections opened one by one go to the worker with room: threads of them each."""
+    _probe(site)
+    (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\nthreads = 4\n")
+    served = serve("--config", str(tmp_path / "workers.toml"), load="lc-probe")
+    served.wait_for(r"worker\(s\) \d+, \d+ serve")
+    conns = []
+    try:
+        for _ in range(8):  # each kept open, as a pool of keep-alive connections is
+            conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+            conn.request("GET", "/lcpid")
+            response = conn.getresponse()
+            assert response.status == 200
+            conns.append((conn, response.read().decode()))
+        # Still the same worker on each: the connection was kept, not reopened.
+        for conn, pid in conns:
+            conn.request("GET", "/lcpid")
+            assert conn.getresponse().read().decode() == pid
+    finally:
+        for conn, _ in conns:
+            conn.close()
+    assert sorted(Counter(pid for _, pid in conns).values()) == [4, 4]
 
 
 def test_workers_share_one_set_of_metrics(serve: Serve, tmp_path: Path) -> None:

@@ -129,3 +129,17 @@ def test_a_client_past_its_connections_is_turned_away_and_told_once(
 def test_no_limit_per_client_when_zero() -> None:
     guard = Guard(Config(max_connections_per_client=0))
     assert all(guard.admit("192.0.2.1") for _ in range(1000))
+
+
+def test_a_worker_is_full_at_threads_connections_only_beside_other_workers() -> None:
+    guard = Guard(Config(workers=2, threads=3))
+    for client in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
+        assert not guard.full()
+        assert guard.admit(client)
+    assert guard.open == 3 and guard.full()
+    guard.leave("192.0.2.2")
+    guard.leave("192.0.2.2")  # never counted twice: a second leave changes nothing
+    assert guard.open == 2 and not guard.full()
+    alone = Guard(Config(workers=1, threads=3))  # no other worker to leave connections to
+    assert all(alone.admit("192.0.2.1") for _ in range(10))
+    assert not alone.full()
