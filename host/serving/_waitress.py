@@ -110,6 +110,7 @@ __all__ = [
     "MultiSocketServer",
     "ThreadedTaskDispatcher",
     "Trigger",
+    "accept_queued",
     "channel_of",
     "close_when_draining",
     "create",
@@ -167,7 +168,21 @@ def create(
     return server
 
 
-def _accept_many(listener: Any) -> None:
+def accept_queued(listener: Any) -> None:
+    """Accept every connection the kernel queued on ``listener`` (a drain, before it closes).
+
+    Never deferred to other workers: they may be draining too, and what is
+    queued when the last descriptor closes is reset.
+    """
+    smap = listener._map
+    for _ in range(listener.adj.backlog):
+        before = len(smap)
+        _accept_many(listener, defer=False)
+        if len(smap) == before:  # nothing left in the queue (or it was turned away)
+            return
+
+
+def _accept_many(listener: Any, defer: bool = True) -> None:
     """Accept up to ``ACCEPT_BATCH`` queued connections (waitress: one per loop pass).
 
     A loop pass costs time in proportion to the connections open, so one
@@ -180,7 +195,7 @@ def _accept_many(listener: Any) -> None:
     """
     smap = listener._map
     guard = listener.channel_class.guard
-    if guard is not None and guard.full() and _defer(listener):
+    if defer and guard is not None and guard.full() and _defer(listener):
         return
     for _ in range(ACCEPT_BATCH if len(smap) > FEW_CONNECTIONS else 1):
         if len(smap) >= listener.adj.connection_limit:

@@ -8,8 +8,8 @@ waitress 3.0 has no graceful shutdown, so this reads and sets the few
 attributes of its objects that say what a connection is doing (listed, with
 the tested range, in ``_waitress``):
 
-- ``BaseWSGIServer`` (a listener): ``accepting``, ``adj.backlog``,
-  ``handle_accept()``; ``wasyncore.dispatcher.close`` closes its descriptor
+- ``BaseWSGIServer`` (a listener): ``accepting``, and what is queued on it
+  (``_waitress.accept_queued``); ``wasyncore.dispatcher.close`` closes its descriptor
   without the server's own ``close()``, which would also close the trigger
   that worker threads still pull when they finish a response.
 - ``HTTPChannel`` (a connection): ``requests`` (complete requests, the first
@@ -43,7 +43,7 @@ import socket
 import time
 from typing import Any
 
-from ._waitress import BaseWSGIServer, HTTPChannel, wasyncore
+from ._waitress import BaseWSGIServer, HTTPChannel, accept_queued, wasyncore
 
 log = logging.getLogger("apphost")
 
@@ -81,7 +81,7 @@ class Drain:
         self.started = time.monotonic()
         for obj in list(self.map.values()):
             if isinstance(obj, BaseWSGIServer) and obj.accepting:
-                self._accept_queued(obj)
+                accept_queued(obj)
                 wasyncore.dispatcher.close(obj)
         channels = self._channels()
         busy = sum(1 for ch in channels if ch.requests or ch.request is not None)
@@ -91,13 +91,6 @@ class Drain:
             busy,
             self.timeout,
         )
-
-    def _accept_queued(self, server: Any) -> None:
-        for _ in range(server.adj.backlog):
-            before = len(self.map)
-            server.handle_accept()
-            if len(self.map) == before:  # nothing left in the queue
-                return
 
     def _channels(self) -> list[Any]:
         return [obj for obj in self.map.values() if isinstance(obj, HTTPChannel)]

@@ -9,6 +9,9 @@ head differently), and refuse what is past its bounds. The live side
 from __future__ import annotations
 
 import logging
+import select
+import socket
+import time
 
 import pytest
 from apphost.config import Config
@@ -16,6 +19,7 @@ from apphost.serving import _waitress
 from apphost.serving.guard import Guard
 from waitress.adjustments import Adjustments
 from waitress.parser import HTTPRequestParser
+from waitress.task import ThreadedTaskDispatcher
 
 ADJ = Adjustments(max_request_header_size=65536, max_request_body_size=2**20)
 
@@ -143,3 +147,45 @@ def test_a_worker_is_full_at_threads_connections_only_beside_other_workers() -> 
     alone = Guard(Config(workers=1, threads=3))  # no other worker to leave connections to
     assert all(alone.admit("192.0.2.1") for _ in range(10))
     assert not alone.full()
+
+
+def test_a_full_listener_defers_a_new_connection_but_a_drain_takes_it() -> None:
+    """Real sockets: the listener of a full worker (``--workers 2``) leaves a queued
+    connection ``DEFER`` seconds to the others, then takes it; a drain takes it at once."""
+    guard = Guard(Config(workers=2, threads=1))
+    dispatcher = ThreadedTaskDispatcher()
+    server = _waitress.create(
+        lambda adj: lambda environ, start_response: [],
+        dispatcher,
+        {"listen": "127.0.0.1:0", "threads": 1},
+        guard=guard,
+    )
+    smap, clients = _waitress.socket_map(server), []
+    try:
+        port = server.effective_port
+
+        def queued() -> None:  # a connection made and waiting in the kernel's queue
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            select.select([server.socket], [], [], 5)
+
+        queued()
+        server.handle_accept()
+        assert guard.open == 1 and guard.full()
+        channels = len(smap)
+        queued()
+        server.handle_accept()  # full: left to the other workers ...
+        assert len(smap) == channels and not server.readable()
+        time.sleep(_waitress.DEFER)
+        assert server.readable()
+        server.handle_accept()  # ... and taken once none of them did
+        assert guard.open == 2 and len(smap) == channels + 1
+        queued()
+        server.handle_accept()
+        assert guard.open == 2  # deferred again
+        _waitress.accept_queued(server)  # a drain: nothing queued is left to be reset
+        assert guard.open == 3
+    finally:
+        for client in clients:
+            client.close()
+        _waitress.wasyncore.close_all(smap)
+        dispatcher.shutdown(timeout=1)
