@@ -166,6 +166,8 @@ class Load:
     headers: dict[str, str] = field(default_factory=dict)
     source: str = "127.0.0.1"  # the client's address: any of 127.0.0.0/8
     results: list[tuple[float, str, str, float]] = field(default_factory=list)
+    # For each result: when its connection was made (time.monotonic()), or 0.0 if never.
+    connected: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -193,7 +195,11 @@ class Load:
             headers = self.headers if keepalive else {**self.headers, "Connection": "close"}
             start, answered = time.monotonic(), False
             reused = conn.sock is not None  # kept open since an earlier response
+            connected = 0.0
             try:
+                if not reused:
+                    conn.connect()
+                connected = time.monotonic()
                 conn.request("GET", self.path, headers=headers)
                 response = conn.getresponse()
                 answered = True
@@ -217,6 +223,7 @@ class Load:
                 outcome = "failed" if answered or reused else "unanswered"
                 detail = f"{'keep-alive' if keepalive else 'fresh'}: {exc!r}"
             self.results.append((start, outcome, detail, time.monotonic()))
+            self.connected.append(connected)
             if outcome != "ok" or not keepalive:
                 conn.close()
                 conn = None
@@ -230,7 +237,9 @@ class Load:
         (the server was asked to stop at t0, with nobody to take over), a new
         connection that got no byte of a response after t0 counts as "raced":
         the kernel queued it just as the last listening descriptor closed,
-        and reset it, so the server never saw it. A kept-alive connection the
+        and reset it, so the server never saw it (one made before t0 was
+        queued before the stop, which takes every queued connection: its
+        reset is "failed", however long before t0 the request began). A kept-alive connection the
         draining server closed as idle just as a request went out on it is
         "retried" after t0 (the client sends it again on a new connection).
         Anything else is "failed".
@@ -239,9 +248,11 @@ class Load:
         kinds = ("ok", "refused", "raced", "retried", "failed")
         counts = dict.fromkeys(kinds, 0)
         failures = []
-        for start, outcome, detail, _ in self.results:
+        for (start, outcome, detail, _), connected in zip(
+            self.results, self.connected, strict=True
+        ):
             if outcome == "unanswered":
-                outcome = "raced" if final and start >= t0 else "failed"
+                outcome = "raced" if final and connected >= t0 else "failed"
             elif outcome == "closed":
                 outcome = "retried" if start >= t0 else "failed"
             if t0 <= start <= t1:
