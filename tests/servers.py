@@ -166,7 +166,7 @@ class Load:
     headers: dict[str, str] = field(default_factory=dict)
     source: str = "127.0.0.1"  # the client's address: any of 127.0.0.0/8
     results: list[tuple[float, str, str, float]] = field(default_factory=list)
-    # For each result: when its connection was made (time.monotonic()), or 0.0 if never.
+    # For each result: when its connection was made (time.monotonic()), or 0.0 if connect failed.
     connected: list[float] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -252,7 +252,8 @@ class Load:
             self.results, self.connected, strict=True
         ):
             if outcome == "unanswered":
-                outcome = "raced" if final and connected >= t0 else "failed"
+                # (A connect() that failed made no connection: when it began counts.)
+                outcome = "raced" if final and (connected or start) >= t0 else "failed"
             elif outcome == "closed":
                 outcome = "retried" if start >= t0 else "failed"
             if t0 <= start <= t1:
