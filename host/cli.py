@@ -160,7 +160,7 @@ def serve_command(
         )
         if strict:
             host.strict()
-        run(host, make_server(host, worker.sockets, worker.admin), worker)
+        run(host, make_server(host, worker.sockets, worker.admin, worker.balance), worker)
     except ApphostError as exc:
         if worker is not None and worker.failed(str(exc)):
             sys.exit(1)  # the supervisor says why

@@ -197,6 +197,7 @@ def _accept_many(listener: Any, defer: bool = True) -> None:
     guard = listener.channel_class.guard
     if defer and guard is not None and guard.full() and _defer(listener):
         return
+    listener.apphost_defer = 0.0
     for _ in range(ACCEPT_BATCH if len(smap) > FEW_CONNECTIONS else 1):
         if len(smap) >= listener.adj.connection_limit:
             return
@@ -231,9 +232,13 @@ def _defer(listener: Any) -> bool:
 
 
 def _readable(listener: Any, readable: Callable[[], bool]) -> bool:
-    """A listener's ``readable()``: False while it defers to the other workers (``_defer``)."""
+    """A listener's ``readable()``: False while it defers to the other workers (``_defer``).
+
+    Only while another still holds fewer: once they took enough, it watches
+    again (two workers deferring to each other would leave a connection to none).
+    """
     until = listener.apphost_defer
-    if until and time.monotonic() < until:
+    if until and time.monotonic() < until and listener.channel_class.guard.full():
         return False
     return readable()
 
@@ -300,9 +305,10 @@ class Loop:
     ) -> None:
         while map:
             wait = timeout
-            if self.wake_at:
-                wait = min(timeout, max(0.0, self.wake_at - time.monotonic()))
-                self.wake_at = 0.0
+            if self.wake_at:  # kept until it passes: passes before it may be for other work
+                wait = min(timeout, self.wake_at - time.monotonic())
+                if wait <= 0:
+                    wait = self.wake_at = 0.0
             if use_poll and max(map) >= SELECT_LIMIT:
                 self.asleep = True
                 wasyncore.poll2(wait, map)
@@ -381,7 +387,7 @@ MAX_HEADERS = 100  # header lines in a request head (431 past it)
 MAX_REQUEST_LINE = 8192  # bytes of "METHOD TARGET HTTP/1.1" (414 past it)
 MAX_CHUNK_LINE = 4096  # bytes of a chunk-size line with its extensions (400 past it)
 MAX_TRAILER = 8192  # bytes of a chunked body's trailer (431 past it)
-DEFER = 0.01  # seconds a full worker leaves a new connection to the other workers
+DEFER = 0.002  # seconds a worker leaves a new connection to one holding fewer (balance)
 ACCEPT_BATCH = 64  # connections accepted per loop pass, at most ...
 FEW_CONNECTIONS = 128  # ... once more than this many sockets are open (else one a pass)
 LINGER = 2.0  # seconds a refused client may keep sending while it reads the answer ...

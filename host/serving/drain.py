@@ -83,6 +83,9 @@ class Drain:
             if isinstance(obj, BaseWSGIServer) and obj.accepting:
                 accept_queued(obj)
                 wasyncore.dispatcher.close(obj)
+                guard = getattr(obj.channel_class, "guard", None)
+                if guard is not None:
+                    guard.stop()  # no more connections are left to this worker
         channels = self._channels()
         busy = sum(1 for ch in channels if ch.requests or ch.request is not None)
         log.info(

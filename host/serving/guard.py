@@ -4,7 +4,7 @@
     guard.admit("203.0.113.7")   # at accept; False past max_connections_per_client
     guard.turn_away(sock)        # ... then: a 503, and the socket closed
     guard.leave("203.0.113.7")   # when one of its connections closes
-    guard.full()                 # holds its share of connections (--workers N): let others accept
+    guard.full()                 # another worker holds fewer connections: let it accept
     guard.tick(socket_map)       # on waitress's loop thread, each pass; sweeps once a second
 
 ``tick`` is called by the dispatcher ``apphost.serving.server`` puts first in
@@ -33,16 +33,9 @@ client past its limit gets a 503 and a close at accept, before any byte of
 its request is read, and one warning per address per ``TOLD_EVERY``
 seconds, not one per connection.
 
-With ``workers`` above 1, every worker accepts on the same sockets and a
-connection stays with the worker that accepted it (keep-alive), so a burst of
-new connections (a load balancer's pool, wrk's 32) went by who woke first:
-27 to one worker and 5 to the other was usual, and the busier worker then
-served most requests while the other idled. ``full()`` is true while this
-worker holds ``threads`` connections or more, more than it can serve at
-once; its listener then leaves a new connection ``DEFER`` seconds to the
-other workers before it takes it (see ``_waitress._accept_many``), as
-nginx's workers do past 7/8 of their connections (``ngx_accept_disabled``).
-It is never refused, only left to a worker with room if there is one.
+With ``--workers`` 2 or more, ``full()`` is true while another worker holds
+fewer connections (``balance``): this worker's listener then leaves a new
+connection to it a moment (``_waitress._accept_many``).
 """
 
 from __future__ import annotations
@@ -59,6 +52,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
     from ..config import Config
+    from .balance import Balance
 
 log = logging.getLogger("apphost")
 
@@ -78,6 +72,7 @@ class Guard:
         config: Config,
         refusals: WSGIApplication | None = None,
         trusted: Iterable[str] = (),
+        balance: Balance | None = None,
     ) -> None:
         self.header_timeout = config.header_timeout
         self.body_timeout = config.body_timeout
@@ -86,9 +81,8 @@ class Guard:
         self.trusted = frozenset(trusted)
         self.refusals = refusals
         self.counts: dict[str, int] = {}  # address -> connections open
-        self.open = 0  # connections open in all
-        # Connections past which other workers on the same sockets should accept first.
-        self.share = config.threads if config.workers > 1 else 0
+        self.open = 0  # connections open in all, written to ``balance`` for the other workers
+        self.balance = balance
         self.told: dict[str, float] = {}  # address -> when its last warning was logged
         self.closed = 0  # connections the sweeps closed, so far
         self._due = 0.0
@@ -101,6 +95,8 @@ class Guard:
             return False
         self.counts[client] = n + 1
         self.open += 1
+        if self.balance is not None:
+            self.balance.count(self.open)
         return True
 
     def leave(self, client: str) -> None:
@@ -108,14 +104,21 @@ class Guard:
         if n < 0:
             return
         self.open -= 1
+        if self.balance is not None:
+            self.balance.count(self.open)
         if n > 0:
             self.counts[client] = n
         else:
             self.counts.pop(client, None)
 
+    def stop(self) -> None:
+        """This worker accepts no more (draining): other workers stop leaving connections to it."""
+        if self.balance is not None:
+            self.balance.vacate()
+
     def full(self) -> bool:
-        """True while this worker holds its share of connections: other workers accept first."""
-        return 0 < self.share <= self.open
+        """True while another worker on the same sockets holds fewer connections."""
+        return self.balance is not None and self.balance.behind()
 
     def _tell(self, client: str) -> None:
         now = time.monotonic()

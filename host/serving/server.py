@@ -61,6 +61,7 @@ from .sockets import DEFAULT_BACKLOG, bind, close, describe
 from .worker import POOL, QUARANTINE
 
 if TYPE_CHECKING:
+    from .balance import Balance
     from .worker import Worker
 
 log = logging.getLogger("apphost")
@@ -84,6 +85,7 @@ def make_server(
     host: Host,
     sockets: Sequence[socket.socket] | None = None,
     admin: Sequence[socket.socket] | None = None,
+    balance: Balance | None = None,
 ) -> Server:
     """The (not yet running) waitress server on ``sockets``, else bound to ``config.listen``.
 
@@ -95,7 +97,7 @@ def make_server(
     if admin is None and config.admin_listen:
         admin = bind(config.admin_listen, int(config.waitress.get("backlog", DEFAULT_BACKLOG)))
         try:
-            return make_server(host, sockets, admin)
+            return make_server(host, sockets, admin, balance)
         except BaseException:
             close(admin)
             raise
@@ -122,7 +124,8 @@ def make_server(
     dispatcher = QueueWatch(config.threads)
     host.metrics.waited = lambda: dispatcher.waited  # counted by Metrics.fold
     refusals = Observer(answer_refusal, access_log=config.access_log, metrics=host.metrics)
-    guard = Guard(config, refusals, [kw["trusted_proxy"]] if kw.get("trusted_proxy") else [])
+    trusted = [kw["trusted_proxy"]] if kw.get("trusted_proxy") else []
+    guard = Guard(config, refusals, trusted, balance)
     try:
         server = create(lambda adj: request_stack(host, adj), dispatcher, kw, guard=guard)
     except OSError as exc:

@@ -56,6 +56,7 @@ from typing import Any
 
 from ..config import Config
 from ..errors import ApphostError
+from .balance import Balance
 from .changes import compare, describe_changes
 from .crashes import Crashes
 from .pools import Pools, pool_threads
@@ -144,6 +145,7 @@ class _Child:
     manifest: dict[str, Any] | None = None  # what it serves, as it said before "ready"
     started: float = field(default_factory=time.time)
     pool: str | None = None  # the isolated app it serves, if a pool process
+    slot: int | None = None  # its slot of the supervisor's Balance, if it has one
 
     def __str__(self) -> str:
         if self.pool is None:
@@ -171,6 +173,9 @@ class Supervisor:
         self.argv = list(argv)
         self.workers = config.workers
         self.threads = config.threads
+        # Connections per worker, for new ones to go to the fewest; room for a reload's
+        # two generations and their replacements.
+        self.balance = Balance.create(4 * self.workers) if self.workers > 1 else None
         self.shutdown_timeout = config.shutdown_timeout
         self.start_timeout = config.start_timeout  # a worker not serving by then has failed
         self.crashes = Crashes(config.crash_limit, config.crash_window)
@@ -242,6 +247,9 @@ class Supervisor:
             finally:
                 for child in self.children:  # only if supervising itself failed
                     child.proc.kill()
+                if self.balance is not None:
+                    self.balance.close()
+                    self.balance = None
         return self.exit_code
 
     def reload(self, why: str = "received SIGHUP") -> None:
@@ -397,6 +405,8 @@ class Supervisor:
         in_flight = child.board.in_flight()
         status = child.board.status()
         child.board.close()
+        if self.balance is not None and child.slot is not None:
+            self.balance.vacate(child.slot)  # a worker that died holds no connections
         if self._reloads is not None:  # its gauges (requests in flight...) no longer count
             from prometheus_client.multiprocess import mark_process_dead
 
@@ -563,6 +573,11 @@ class Supervisor:
             threads, env = pool_threads(self.config, pool), {ENV_POOL: pool}
         board = Scoreboard.create(threads)
         fds = [theirs.fileno(), board.fd, *(s.fileno() for s in sockets + admin)]
+        slot = self._free_slot() if pool is None else None
+        if slot is not None:
+            assert self.balance is not None
+            env = {**env, **self.balance.environ(slot)}
+            fds.append(self.balance.fd)
         try:
             proc = subprocess.Popen(
                 self.argv,
@@ -581,12 +596,27 @@ class Supervisor:
         mine.setblocking(False)
         deadline = time.monotonic() + self.start_timeout
         child = _Child(
-            proc, mine, board, generation, deadline, replaces=replaces, why=why, pool=pool
+            proc,
+            mine,
+            board,
+            generation,
+            deadline,
+            replaces=replaces,
+            why=why,
+            pool=pool,
+            slot=slot,
         )
         self.children.append(child)
         self._selector.register(mine, selectors.EVENT_READ, child)
         log.info("started %s", child)
         self._publish()
+
+    def _free_slot(self) -> int | None:
+        """A slot of the Balance no worker holds, or None (no Balance, or all held)."""
+        if self.balance is None:
+            return None
+        held = {c.slot for c in self.children}
+        return next((i for i in range(self.balance.slots) if i not in held), None)
 
     def _terminate(self, child: _Child) -> None:
         if child.state != "stopping":

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ApphostError
+from .balance import ENV_BALANCE, Balance
 from .pools import ENV_POOLS, parse_pools
 from .scoreboard import ENV_FD, Scoreboard
 from .sockets import adopt
@@ -58,6 +59,7 @@ class Worker:
     admin: list[socket.socket] = field(default_factory=list)  # admin_listen's sockets
     pool: str | None = None  # the app this process serves alone, if a pool process
     pools: Mapping[str, str] = field(default_factory=dict)  # isolated app -> its pool's socket
+    balance: Balance | None = None  # the connections of every worker, and this one's slot
 
     @classmethod
     def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Worker | None:
@@ -66,6 +68,8 @@ class Worker:
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
         admin_fds = env.pop(ENV_ADMIN, "")
         board_fd = env.pop(ENV_FD, None)
+        balance = Balance.from_environ(env)
+        env.pop(ENV_BALANCE, None)
         pool, pools = env.pop(ENV_POOL, None), parse_pools(env.pop(ENV_POOLS, None))
         if control_fd is None:
             return None
@@ -86,7 +90,7 @@ class Worker:
         sockets = [adopt(fd, "the supervisor") for fd in fds]
         board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
         admin_sockets = [adopt(fd, "the supervisor") for fd in admin]
-        return cls(control, sockets, board, admin_sockets, pool, pools)
+        return cls(control, sockets, board, admin_sockets, pool, pools, balance)
 
     @staticmethod
     def environ(

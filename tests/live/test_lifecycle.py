@@ -211,7 +211,7 @@ def test_workers_share_the_sockets_and_reload_together(
 def test_workers_share_keep_alive_connections_evenly(
     serve: Serve, site: Dists, tmp_path: Path
 ) -> None:
-    """Connections opened one by one go to the worker with room: threads of them each."""
+    """Connections opened one by one go to the worker holding fewer: 4 each of 8."""
     _probe(site)
     (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\nthreads = 4\n")
     served = serve("--config", str(tmp_path / "workers.toml"), load="lc-probe")

@@ -12,10 +12,12 @@ import logging
 import select
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 from apphost.config import Config
 from apphost.serving import _waitress
+from apphost.serving.balance import VACANT, Balance
 from apphost.serving.guard import Guard
 from waitress.adjustments import Adjustments
 from waitress.parser import HTTPRequestParser
@@ -135,24 +137,51 @@ def test_no_limit_per_client_when_zero() -> None:
     assert all(guard.admit("192.0.2.1") for _ in range(1000))
 
 
-def test_a_worker_is_full_at_threads_connections_only_beside_other_workers() -> None:
-    guard = Guard(Config(workers=2, threads=3))
+@pytest.fixture
+def boards() -> Iterator[tuple[Balance, Balance]]:
+    """Two workers' views of one supervisor's Balance: slots 0 and 1 (of 4)."""
+    board = Balance.create(4)
+    env = [board.environ(0), board.environ(1)]
+    mine, other = (Balance.from_environ(dict(e)) for e in env)
+    assert mine is not None and other is not None
+    yield mine, other
+    mine._counts.release()
+    mine._map.close()
+    other._counts.release()
+    other._map.close()
+    board.close()
+
+
+def test_a_worker_is_full_while_another_holds_fewer_connections(
+    boards: tuple[Balance, Balance],
+) -> None:
+    mine, other = boards
+    guard = Guard(Config(), balance=mine)
+    other.count(2)
     for client in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
         assert not guard.full()
         assert guard.admit(client)
-    assert guard.open == 3 and guard.full()
+    assert guard.open == 3 and guard.full()  # 3 against 2: the other worker accepts first
     guard.leave("192.0.2.2")
     guard.leave("192.0.2.2")  # never counted twice: a second leave changes nothing
-    assert guard.open == 2 and not guard.full()
-    alone = Guard(Config(workers=1, threads=3))  # no other worker to leave connections to
-    assert all(alone.admit("192.0.2.1") for _ in range(10))
-    assert not alone.full()
+    assert guard.open == 2 and not guard.full()  # 2 against 2
+    assert guard.admit("192.0.2.3") and guard.full()
+    other.vacate()  # the other worker drains (or died): nobody to leave connections to
+    assert not guard.full()
+    guard.stop()  # this one drains: its slot no longer counts for the others
+    assert mine.slot is not None and mine._counts[mine.slot] == VACANT
+    assert guard.admit("192.0.2.4") and mine._counts[mine.slot] == VACANT
+    assert not Guard(Config()).full()  # one worker (no Balance): never
 
 
-def test_a_full_listener_defers_a_new_connection_but_a_drain_takes_it() -> None:
-    """Real sockets: the listener of a full worker (``--workers 2``) leaves a queued
-    connection ``DEFER`` seconds to the others, then takes it; a drain takes it at once."""
-    guard = Guard(Config(workers=2, threads=1))
+def test_a_full_listener_defers_a_new_connection_but_a_drain_takes_it(
+    boards: tuple[Balance, Balance],
+) -> None:
+    """Real sockets: the listener of a worker holding more connections than another
+    leaves a queued one ``DEFER`` seconds to it, then takes it; sooner once the other
+    holds as many; a drain takes it at once."""
+    mine, other = boards
+    guard = Guard(Config(), balance=mine)
     dispatcher = ThreadedTaskDispatcher()
     server = _waitress.create(
         lambda adj: lambda environ, start_response: [],
@@ -181,9 +210,16 @@ def test_a_full_listener_defers_a_new_connection_but_a_drain_takes_it() -> None:
         assert guard.open == 2 and len(smap) == channels + 1
         queued()
         server.handle_accept()
-        assert guard.open == 2  # deferred again
-        _waitress.accept_queued(server)  # a drain: nothing queued is left to be reset
+        assert guard.open == 2 and not server.readable()  # deferred again ...
+        other.count(2)  # ... until the other worker took as many
+        assert server.readable()
+        server.handle_accept()
         assert guard.open == 3
+        queued()
+        server.handle_accept()
+        assert guard.open == 3  # 3 against 2: deferred
+        _waitress.accept_queued(server)  # a drain: nothing queued is left to be reset
+        assert guard.open == 4
     finally:
         for client in clients:
             client.close()
