@@ -159,7 +159,8 @@ def _grab(pattern: str, text: str) -> str:
     return m.group(1)
 
 
-def wrk(server: Server, duration: float, connections: int) -> Run:
+def wrk(server: Server, duration: float, connections: int, close: bool = False) -> Run:
+    """One wrk run on ``server``; ``close``: every request on a new connection."""
     before, queued = server.queue_warnings(), server.queued()
     cpu = cpu_seconds(server.proc.pid)
     out = subprocess.run(
@@ -171,6 +172,7 @@ def wrk(server: Server, duration: float, connections: int) -> Run:
             "--timeout",
             "5s",
             "--latency",
+            *(["-H", "Connection: close"] if close else []),
             f"http://127.0.0.1:{server.port}{URL_PATH}",
         ],
         capture_output=True,
@@ -208,7 +210,12 @@ def wrk_parser(doc: str, rounds: int, duration: float, connections: int) -> argp
 
 
 def load_in_turn(
-    contenders: list[Contender], workdir: Path, rounds: int, duration: float, connections: int
+    contenders: list[Contender],
+    workdir: Path,
+    rounds: int,
+    duration: float,
+    connections: int,
+    close: bool = False,
 ) -> dict[str, list[Run]]:
     """Start every contender, warm each up, then load them in turn (alternating order) per round."""
     servers: list[Server] = []
@@ -216,11 +223,11 @@ def load_in_turn(
         for c in contenders:
             servers.append(start(c, workdir))
         for s in servers:
-            wrk(s, 1, connections)
+            wrk(s, 1, connections, close)
         runs: dict[str, list[Run]] = {s.name: [] for s in servers}
         for r in range(rounds):
             for s in servers if r % 2 == 0 else servers[::-1]:
-                runs[s.name].append(wrk(s, duration, connections))
+                runs[s.name].append(wrk(s, duration, connections, close))
             print(f"round {r + 1} of {rounds} done", file=sys.stderr, flush=True)
     finally:
         for s in servers:
