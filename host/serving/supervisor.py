@@ -28,7 +28,10 @@ never holds stale code. Its PID is the one to signal (systemd's MainPID):
 
 Startup and shutdown hooks run in every worker process. The workers share
 their metrics through a ``PROMETHEUS_MULTIPROC_DIR`` made here (unless the
-operator set one) and removed at exit; see ``apphost.web.observe``.
+operator set one) and removed at exit; see ``apphost.web.observe``. With
+two workers or more, each writes how many connections it holds to a slot of
+a ``Balance`` made here, so new ones go to the worker holding fewest
+(``apphost.serving.balance``); a worker's slot is vacated when it exits.
 
 Every reload logs one line saying what it changed (apps and routes added,
 upgraded, removed, and new problems), from the manifests the old and new
