@@ -3,7 +3,7 @@
     board = Balance.create(slots=8)        # supervisor, with --workers 2 or more (a memfd)
     env = board.environ(slot)              # handed to the worker in ``slot`` (pass board.fd)
     board.vacate(slot)                     # supervisor: that worker exited
-    mine = Balance.from_environ(env)       # worker: its slot, or None
+    mine = Balance.adopt(env[ENV_BALANCE]) # worker: its slot of the same map
     mine.count(open)                       # worker, as a connection opens or closes
     mine.behind()                          # True while another accepting worker holds fewer
     mine.vacate()                          # worker: draining, it accepts no more
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Mapping
 
 ENV_BALANCE = "APPHOST_BALANCE"  # "fd,slot": the board, and the slot of this worker
 VACANT = 2**31 - 1  # a slot with no accepting worker: never fewer than anyone's
@@ -52,10 +51,8 @@ class Balance:
         return board
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Balance | None:
-        value = environ.get(ENV_BALANCE)
-        if not value:
-            return None
+    def adopt(cls, value: str) -> Balance:
+        """The worker's side, from the ``ENV_BALANCE`` value ``environ`` made."""
         fd, slot = (int(part) for part in value.split(","))
         os.set_inheritable(fd, False)  # the worker's own processes never see it
         return cls(fd, slot)

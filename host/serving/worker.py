@@ -68,8 +68,7 @@ class Worker:
         control_fd, listen_fds = env.pop(ENV_CONTROL, None), env.pop(ENV_LISTEN, None)
         admin_fds = env.pop(ENV_ADMIN, "")
         board_fd = env.pop(ENV_FD, None)
-        balance = Balance.from_environ(env)
-        env.pop(ENV_BALANCE, None)
+        balance_var = env.pop(ENV_BALANCE, None)
         pool, pools = env.pop(ENV_POOL, None), parse_pools(env.pop(ENV_POOLS, None))
         if control_fd is None:
             return None
@@ -89,6 +88,7 @@ class Worker:
         control.set_inheritable(False)
         sockets = [adopt(fd, "the supervisor") for fd in fds]
         board = Scoreboard.from_fd(int(board_fd)) if board_fd else None
+        balance = Balance.adopt(balance_var) if balance_var else None
         admin_sockets = [adopt(fd, "the supervisor") for fd in admin]
         return cls(control, sockets, board, admin_sockets, pool, pools, balance)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from apphost.config import Config
 from apphost.serving import _waitress
-from apphost.serving.balance import VACANT, Balance
+from apphost.serving.balance import ENV_BALANCE, VACANT, Balance
 from apphost.serving.guard import Guard
 from waitress.adjustments import Adjustments
 from waitress.parser import HTTPRequestParser
@@ -141,9 +141,7 @@ def test_no_limit_per_client_when_zero() -> None:
 def boards() -> Iterator[tuple[Balance, Balance]]:
     """Two workers' views of one supervisor's Balance: slots 0 and 1 (of 4)."""
     board = Balance.create(4)
-    env = [board.environ(0), board.environ(1)]
-    mine, other = (Balance.from_environ(dict(e)) for e in env)
-    assert mine is not None and other is not None
+    mine, other = (Balance.adopt(board.environ(slot)[ENV_BALANCE]) for slot in (0, 1))
     yield mine, other
     mine._counts.release()
     mine._map.close()
