@@ -35,7 +35,7 @@ from pathlib import Path
 from _common import fmt_ms, fmt_ratio, median, table, target
 
 BIN = Path(sys.executable).parent
-EXAMPLES = "hello,notes,wiki,tenants,people"
+EXAMPLES = "hello,notes,wiki,tenants,people,items"
 BARE = "bare scan"
 ROUTES = "apphost routes"
 ROUTES_ONLY = "apphost routes, examples disabled"

@@ -5,9 +5,10 @@
 
 writes, for ``NAME`` (its package is ``NAME`` with ``-`` read as ``_``)::
 
-    NAME/pyproject.toml          both entry point groups: NAME = "PACKAGE:app", "PACKAGE.hooks"
+    NAME/pyproject.toml          both entry point groups: NAME = "PACKAGE.app:app", "PACKAGE.hooks"
     NAME/README.md
-    NAME/PACKAGE/__init__.py     the WSGI app (with ``asgi=True``: a FastAPI app, with a lifespan)
+    NAME/PACKAGE/__init__.py     a docstring only: importing the hooks must not import the app
+    NAME/PACKAGE/app.py          the WSGI app (with ``asgi=True``: a FastAPI app, with a lifespan)
     NAME/PACKAGE/hooks.py        claims /NAME for it
     NAME/PACKAGE/py.typed
     NAME/tests/test_PACKAGE.py   mounts it with apphost's pytest fixtures
@@ -113,7 +114,7 @@ dependencies = ["apphost"]
 test = ["pytest>=8"]
 
 [project.entry-points."apphost.apps"]
-$name = "$package:app"
+$name = "$package.app:app"
 
 [project.entry-points."apphost.plugins"]
 $name = "$package.hooks"
@@ -131,7 +132,7 @@ testpaths = ["tests"]
 README = """\
 # $name
 
-An apphost plugin: the WSGI app `$package:app`, advertised as `$name` in the
+An apphost plugin: the WSGI app `$package.app:app`, advertised as `$name` in the
 `apphost.apps` entry point group, and a hook in `$package.hooks` (entry point
 group `apphost.plugins`) claiming `/$name` for it.
 
@@ -145,6 +146,15 @@ apphost's pytest plugin (`apphost_host`, `apphost_client`, `apphost_server`):
 
     python -m pytest
 """
+
+PACKAGE = '''\
+"""$name: an apphost plugin: the app in ``$package.app``, its hook in ``$package.hooks``.
+
+apphost imports the hooks to build its routes (``apphost routes`` imports
+nothing else) and the app on its first request, so keep this module light:
+what it imports, every import of the hooks imports too.
+"""
+'''
 
 APP = '''\
 """$name: an apphost plugin.
@@ -210,7 +220,8 @@ import pytest
 from apphost.host import Host
 from apphost.testing import ClientFactory, HostFactory, ServerFactory
 
-from $package import app, hooks
+from $package import hooks
+from $package.app import app
 
 
 @pytest.fixture
@@ -246,7 +257,7 @@ ASGI_PYPROJECT = PYPROJECT.replace(
 ASGI_README = """\
 # $name
 
-An apphost plugin: the FastAPI (ASGI) app `$package:app`, advertised as
+An apphost plugin: the FastAPI (ASGI) app `$package.app:app`, advertised as
 `$name` in the `apphost.apps` entry point group, and a hook in
 `$package.hooks` (entry point group `apphost.plugins`) claiming `/$name` for
 it. apphost serves it through a2wsgi beside WSGI apps: the mount is its
@@ -266,7 +277,7 @@ apphost's pytest plugin (`apphost_host`, `apphost_client`, `apphost_server`):
 """
 
 ASGI_APP = '''\
-"""$name: an apphost plugin, a FastAPI app.
+"""$name: an apphost plugin, a FastAPI app (imported on the first request, not by the hooks).
 
 ``app`` is advertised in ``apphost.apps`` as ``$name``, and ``$package.hooks``
 claims ``/$name`` for it::
@@ -317,7 +328,8 @@ import pytest
 from apphost.host import Host
 from apphost.testing import ClientFactory, HostFactory, ServerFactory
 
-from $package import app, hooks
+from $package import hooks
+from $package.app import app
 
 
 @pytest.fixture
@@ -353,7 +365,8 @@ def test_serves_live(host: Host, apphost_server: ServerFactory) -> None:
 FILES = {
     "pyproject.toml": PYPROJECT,
     "README.md": README,
-    "$package/__init__.py": APP,
+    "$package/__init__.py": PACKAGE,
+    "$package/app.py": APP,
     "$package/hooks.py": HOOKS,
     "$package/py.typed": "",
     "tests/test_$package.py": TEST,
@@ -362,6 +375,6 @@ ASGI_FILES = {
     **FILES,
     "pyproject.toml": ASGI_PYPROJECT,
     "README.md": ASGI_README,
-    "$package/__init__.py": ASGI_APP,
+    "$package/app.py": ASGI_APP,
     "tests/test_$package.py": ASGI_TEST,
 }

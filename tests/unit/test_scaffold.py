@@ -22,6 +22,7 @@ FILES = {
     "pyproject.toml",
     "README.md",
     f"{PACKAGE}/__init__.py",
+    f"{PACKAGE}/app.py",
     f"{PACKAGE}/hooks.py",
     f"{PACKAGE}/py.typed",
     f"tests/test_{PACKAGE}.py",
@@ -37,7 +38,7 @@ def test_cli_writes_the_distribution(run_cli: Run, tmp_path: Path) -> None:
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["name"] == NAME
     assert project["entry-points"] == {
-        "apphost.apps": {NAME: f"{PACKAGE}:app"},
+        "apphost.apps": {NAME: f"{PACKAGE}.app:app"},
         "apphost.plugins": {NAME: f"{PACKAGE}.hooks"},
     }
 

@@ -24,8 +24,8 @@ def test_cli_writes_a_fastapi_distribution(run_cli: Run, tmp_path: Path) -> None
     assert written == {f.replace("$package", "api_probe") for f in FILES}
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     assert project["dependencies"] == ["apphost", "fastapi"]
-    assert project["entry-points"]["apphost.apps"] == {"api-probe": "api_probe:app"}
-    source = (root / "api_probe" / "__init__.py").read_text()
+    assert project["entry-points"]["apphost.apps"] == {"api-probe": "api_probe.app:app"}
+    source = (root / "api_probe" / "app.py").read_text()
     assert "app = FastAPI(" in source and "lifespan=lifespan" in source
     assert "WebSocket routes cannot pass through WSGI" in (root / "README.md").read_text()
 
@@ -33,5 +33,5 @@ def test_cli_writes_a_fastapi_distribution(run_cli: Run, tmp_path: Path) -> None
 def test_without_asgi_the_app_is_wsgi(run_cli: Run, tmp_path: Path) -> None:
     code, out = run_cli("new", "plain-probe", "-d", str(tmp_path))
     assert code == 0, out
-    source = (tmp_path / "plain-probe" / "plain_probe" / "__init__.py").read_text()
+    source = (tmp_path / "plain-probe" / "plain_probe" / "app.py").read_text()
     assert "def app(environ: WSGIEnvironment, start_response: StartResponse)" in source

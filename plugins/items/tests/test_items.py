@@ -10,7 +10,8 @@ import pytest
 from apphost import Claim
 from apphost.host import Host
 from apphost.testing import ClientFactory, HostFactory, ServerFactory
-from apphost_items import app, hooks
+from apphost_items import hooks
+from apphost_items.app import app
 from apphost_items.hooks import apphost_claim_routes
 
 
