@@ -88,6 +88,9 @@ class Host:
             own=own_pages(self),
         )
         self.draining = False
+        # slot of the supervisor's balance (None: this worker) -> connections it holds;
+        # set by the server, None where nothing counts them (in-memory, gunicorn).
+        self.connections: Callable[[int | None], int | None] = _uncounted
 
     # Made on first use: ``routes``, ``check`` and ``plugins`` never import prometheus_client.
     @functools.cached_property
@@ -514,3 +517,7 @@ class _InfoView(Mapping[str, AppInfo]):
 
     def __len__(self) -> int:
         return len(self._apps)
+
+
+def _uncounted(slot: int | None) -> None:
+    """The default ``connections``: no server of ours counts them."""

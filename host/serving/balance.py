@@ -75,6 +75,11 @@ class Balance:
         counts = self._counts
         return self.slot is not None and min(counts) < counts[self.slot]
 
+    def held(self, slot: int) -> int | None:
+        """The connections the worker in ``slot`` holds; None if it accepts none (vacant)."""
+        count = self._counts[slot]
+        return None if count == VACANT else count
+
     def vacate(self, slot: int | None = None) -> None:
         """Mark ``slot`` (default: this worker's, from now on) as taking no connections."""
         if slot is None:

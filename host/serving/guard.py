@@ -5,6 +5,7 @@
     guard.turn_away(sock)        # ... then: a 503, and the socket closed
     guard.leave("203.0.113.7")   # when one of its connections closes
     guard.full()                 # another worker holds fewer connections: let it accept
+    guard.connections(slot)      # what the worker in a slot of the balance holds (status)
     guard.tick(socket_map)       # on waitress's loop thread, each pass; sweeps once a second
 
 ``tick`` is called by the dispatcher ``apphost.serving.server`` puts first in
@@ -110,6 +111,15 @@ class Guard:
             self.counts[client] = n
         else:
             self.counts.pop(client, None)
+
+    def connections(self, slot: int | None = None) -> int | None:
+        """What a worker holds: the one in ``slot`` of the balance, else this one.
+
+        None for a slot that accepts nothing (vacant: a draining or exited worker).
+        """
+        if slot is not None and self.balance is not None:
+            return self.balance.held(slot)
+        return self.open
 
     def stop(self) -> None:
         """This worker accepts no more (draining): other workers stop leaving connections to it."""

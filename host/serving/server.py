@@ -126,6 +126,7 @@ def make_server(
     refusals = Observer(answer_refusal, access_log=config.access_log, metrics=host.metrics)
     trusted = [kw["trusted_proxy"]] if kw.get("trusted_proxy") else []
     guard = Guard(config, refusals, trusted, balance)
+    host.connections = guard.connections  # the status page's, per worker
     try:
         server = create(lambda adj: request_stack(host, adj), dispatcher, kw, guard=guard)
     except OSError as exc:

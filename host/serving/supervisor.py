@@ -538,6 +538,7 @@ class Supervisor:
                     "started": c.started,
                     "why": c.why,
                     "pool": c.pool,  # the isolated app it serves; None: a worker
+                    "slot": c.slot,  # its slot of the balance (connections), if any
                 }
                 for c in self.children
             ],

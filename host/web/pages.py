@@ -350,6 +350,7 @@ def _workers(picture: dict[str, Any]) -> str:
             "uptime": duration(w["uptime"]),
             "RSS": "-" if w["rss_mib"] is None else f"{w['rss_mib']:.0f} MiB",
             "requests": w["requests"],
+            "connections": "-" if w.get("connections") is None else w["connections"],
             "started for": w["why"],
         }
         for w in picture["workers"]

@@ -335,9 +335,17 @@ class StatusView:
                     "uptime": round(now - w["started"], 1),
                     "rss_mib": _rss_mib(pid),
                     "requests": served,
+                    "connections": self._connections(w),
                 }
             )
         return rows
+
+    def _connections(self, worker: dict[str, Any]) -> int | None:
+        """The connections ``worker`` holds now: from the balance, or this worker's own."""
+        slot = worker.get("slot")
+        if slot is None and worker["pid"] != os.getpid():
+            return None  # no balance (one worker): only this one's are known
+        return self.host.connections(slot)
 
     def _pools(self) -> list[dict[str, Any]]:
         """Each process pool: processes, PIDs, RSS, restarts, and this worker's requests in it."""
@@ -570,7 +578,7 @@ def as_text(picture: dict[str, Any]) -> str:
     )
     lines.append("\nWorkers:")
     lines += _columns(
-        ["PID", "STATE", "UPTIME", "RSS", "REQUESTS", "STARTED FOR"],
+        ["PID", "STATE", "UPTIME", "RSS", "REQUESTS", "CONNECTIONS", "STARTED FOR"],
         [
             [
                 str(w["pid"]),
@@ -578,6 +586,7 @@ def as_text(picture: dict[str, Any]) -> str:
                 duration(w["uptime"]),
                 f"{w['rss_mib']:.0f} MiB" if w["rss_mib"] is not None else "-",
                 str(w["requests"]),
+                "-" if w.get("connections") is None else str(w["connections"]),
                 w["why"],
             ]
             for w in picture["workers"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
 import shutil
@@ -211,27 +212,45 @@ def test_workers_share_the_sockets_and_reload_together(
 def test_workers_share_keep_alive_connections_evenly(
     serve: Serve, site: Dists, tmp_path: Path
 ) -> None:
-    """Connections opened one by one go to the worker holding fewer: 4 each of 8."""
+    """Each connection opened goes to the worker holding fewer, and the status page shows it.
+
+    Balancing is best effort: a worker leaves a connection to the other for
+    DEFER (2 ms), and the other's loop may wait longer for its GIL (Python
+    hands it over every 5 ms) while its watch thread runs. So a connection
+    may go to the worker holding more: none in 40 runs here, one or two with
+    both cores kept busy. Two of the 16 are let pass; workers taking them at
+    random would send about 4 so (and pass this test 6 times in 100).
+    """
     _probe(site)
     (tmp_path / "workers.toml").write_text("[apphost]\nworkers = 2\nthreads = 4\n")
     served = serve("--config", str(tmp_path / "workers.toml"), load="lc-probe")
     served.wait_for(r"worker\(s\) \d+, \d+ serve")
-    conns = []
+    conns: list[tuple[http.client.HTTPConnection, str]] = []
+    to_the_fuller = 0
     try:
-        for _ in range(8):  # each kept open, as a pool of keep-alive connections is
+        for _ in range(16):  # each kept open, as a pool of keep-alive connections is
             conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
             conn.request("GET", "/lcpid")
             response = conn.getresponse()
             assert response.status == 200
-            conns.append((conn, response.read().decode()))
+            pid = response.read().decode()
+            held = Counter(p for _, p in conns)
+            to_the_fuller += len(held) == 2 and held[pid] > min(held.values())
+            conns.append((conn, pid))
         # Still the same worker on each: the connection was kept, not reopened.
         for conn, pid in conns:
             conn.request("GET", "/lcpid")
             assert conn.getresponse().read().decode() == pid
+        status, body = get(served.port, "/_apphost/status.json")  # a 17th connection
+        assert status == 200
+        shown = {str(w["pid"]): w["connections"] for w in json.loads(body)["workers"]}
     finally:
         for conn, _ in conns:
             conn.close()
-    assert sorted(Counter(pid for _, pid in conns).values()) == [4, 4]
+    counts = Counter(pid for _, pid in conns)
+    assert len(counts) == 2 and to_the_fuller <= 2, (counts, to_the_fuller)
+    assert set(shown) == set(counts) and sum(shown.values()) == 17
+    assert all(shown[pid] - counts[pid] in (0, 1) for pid in counts), (shown, counts)
 
 
 def test_workers_share_one_set_of_metrics(serve: Serve, tmp_path: Path) -> None:

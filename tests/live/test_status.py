@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 from pathlib import Path
 
-from ..servers import get
+from ..servers import HELLO, get
 from .conftest import Serve
 
 
@@ -53,6 +54,25 @@ def test_admin_listen_serves_the_own_pages_across_workers_and_reloads(
         server.wait_for(rf"worker {pid} exited with status 0", mark)
     check(mark)  # the new workers serve the same admin socket
     assert server.stop() == 0
+
+
+def test_status_shows_the_connections_a_worker_holds(serve: Serve) -> None:
+    """Three kept-alive connections, and the status page's own: four."""
+    server = serve()
+    conns = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(3)]
+    try:
+        for conn in conns:
+            conn.request("GET", "/hello")
+            assert conn.getresponse().read() == HELLO
+        status, body = get(server.port, "/_apphost/status.json")
+        assert status == 200
+        (worker,) = json.loads(body)["workers"]
+        assert worker["connections"] == 4
+        status, body = get(server.port, "/_apphost/")
+        assert status == 200 and b"<th>connections</th>" in body
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def test_without_admin_listen_health_details_only_for_local_clients(serve: Serve) -> None:

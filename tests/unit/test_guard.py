@@ -172,6 +172,21 @@ def test_a_worker_is_full_while_another_holds_fewer_connections(
     assert not Guard(Config()).full()  # one worker (no Balance): never
 
 
+def test_connections_of_each_worker_for_the_status_page(
+    boards: tuple[Balance, Balance],
+) -> None:
+    mine, other = boards
+    guard = Guard(Config(), balance=mine)
+    assert guard.admit("192.0.2.1") and guard.admit("192.0.2.2")
+    other.count(5)
+    assert (guard.connections(mine.slot), guard.connections(other.slot)) == (2, 5)
+    assert guard.connections(2) is None  # no worker's: vacant
+    other.vacate()  # drains (or died): accepts no more
+    assert guard.connections(other.slot) is None
+    alone = Guard(Config())  # one worker: no Balance, only its own are known
+    assert alone.admit("192.0.2.1") and alone.connections() == 1
+
+
 def test_a_full_listener_defers_a_new_connection_but_a_drain_takes_it(
     boards: tuple[Balance, Balance],
 ) -> None:

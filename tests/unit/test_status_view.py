@@ -114,6 +114,7 @@ def test_per_app_numbers(host: Host) -> None:
     assert picture["window"]["since_start"] is True  # no sample a minute old yet
     (worker,) = picture["workers"]
     assert worker["state"] == "serving" and worker["rss_mib"] > 0 and worker["requests"] == 4
+    assert worker["connections"] is None  # no server of ours counts them here
     assert picture["pools"] == [] and picture["reloads"] == []
     assert picture["apphost"]["listen"] == list(host.config.listen)  # no supervisor: as set
 
@@ -188,7 +189,19 @@ def test_text_form(host: Host) -> None:
         "FLIGHT",
     ]
     assert lines[apps + 2].split()[:3] == ["broken", "failed", "1"]  # the why is above
-    assert "Workers:" in lines and "No reload since start." in lines
+    workers = lines.index("Workers:")
+    assert lines[workers + 1].split() == [
+        "PID",
+        "STATE",
+        "UPTIME",
+        "RSS",
+        "REQUESTS",
+        "CONNECTIONS",
+        "STARTED",
+        "FOR",
+    ]
+    assert lines[workers + 2].split()[-2:] == ["-", "start"]  # in memory: no server counts them
+    assert "No reload since start." in lines
 
 
 @pytest.mark.parametrize(
