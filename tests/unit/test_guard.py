@@ -188,11 +188,15 @@ def test_connections_of_each_worker_for_the_status_page(
 
 
 def test_a_full_listener_defers_a_new_connection_but_a_drain_takes_it(
-    boards: tuple[Balance, Balance],
+    boards: tuple[Balance, Balance], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real sockets: the listener of a worker holding more connections than another
     leaves a queued one ``DEFER`` seconds to it, then takes it; sooner once the other
-    holds as many; a drain takes it at once."""
+    holds as many; a drain takes it at once.
+
+    ``DEFER`` is made 0.25 s here: at 2 ms, a test thread descheduled between two
+    steps (a loaded machine) would see the deferral already over."""
+    monkeypatch.setattr(_waitress, "DEFER", 0.25)
     mine, other = boards
     guard = Guard(Config(), balance=mine)
     dispatcher = ThreadedTaskDispatcher()
