@@ -69,25 +69,27 @@ def load_app(
     An ASGI app's lifespan is not started yet (``LazyApp.load`` does it).
     Raises ``PluginError`` naming the app, its distribution and entry point.
     """
-    where = f"{info.label}, entry point '{ep.name} = {ep.value}'"
+    where, at = info.label, f"entry point '{ep.name} = {ep.value}'"
     try:
         obj = ep.load()
     except Exception as exc:
-        raise PluginError(where, f"import failed: {describe(exc)}") from exc
+        raise PluginError(where, f"{at}: import failed: {describe(exc)}") from exc
     made = is_app_factory(obj)
     if made:
         obj = obj(dict(config))
     elif isinstance(obj, types.ModuleType):
         raise PluginError(
-            where, "names a module, not a WSGI app or an ASGI app: use 'module:attribute'"
+            where, f"{at} names a module, not a WSGI app or an ASGI app: use 'module:attribute'"
         )
     if made and not callable(obj):
-        raise PluginError(where, f"the factory returned {obj!r}, not a WSGI app or an ASGI app")
+        raise PluginError(
+            where, f"{at}: the factory returned {obj!r}, not a WSGI app or an ASGI app"
+        )
     try:
         interface = interface_of(obj)
     except ValueError as exc:
         said = f"the factory returned {obj!r}, which" if made else repr(obj)
-        raise PluginError(where, f"{said} {exc}") from None
+        raise PluginError(where, f"{at}: {said} {exc}") from None
     if interface == "wsgi":
         return Loaded(wrap(info.name, obj), "wsgi")
     adapter = as_wsgi(obj, info.label)
@@ -256,9 +258,10 @@ class LazyApp:
                     self._app = loaded.app
                     self.info = self.info.with_status(Status.OK)
                 except Exception as exc:
-                    self.fail(describe(exc))
+                    why = _why(exc, self.info.label)
+                    self.fail(why)
                     self.traceback = traceback_of(exc)
-                    log.warning("%s failed to load: %s", self.info.label, describe(exc))
+                    log.warning("%s failed to load: %s", self.info.label, why)
                     log.debug("traceback", exc_info=True)
             return self._app or UNAVAILABLE
 
@@ -277,3 +280,10 @@ class LazyApp:
                 self._app = UNAVAILABLE
         if asgi is not None:
             asgi.close()  # idempotent
+
+
+def _why(exc: Exception, label: str) -> str:
+    """Why an app failed to load, less what its status names already (app, distribution)."""
+    if isinstance(exc, PluginError):
+        return exc.message if exc.where == label else str(exc)
+    return describe(exc)
