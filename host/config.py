@@ -21,11 +21,12 @@ Sizes (``max_body_size``) are a number of bytes or a string with a unit:
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -265,15 +266,21 @@ def _table(data: Mapping[str, Any], name: str, mistakes: _Mistakes) -> Mapping[s
     return table
 
 
+def _unknown(key: str, known: Iterable[str]) -> str:
+    """The message for an unknown ``key``: the known key it is likely a typo of, then all."""
+    known = list(known)
+    close = difflib.get_close_matches(key, known, n=1)
+    mean = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {mean}known keys: {', '.join(known)}"
+
+
 def _coerce_table(table: Mapping[str, Any], prefix: str, mistakes: _Mistakes) -> dict[str, Any]:
     """The keys of ``table`` that are right; a mistake in each other key goes to ``mistakes``."""
     out = {}
     for key, value in table.items():
         with mistakes.check():
             if key not in SETTINGS:
-                raise ConfigError(
-                    f"{prefix}{key}", f"unknown key; known keys: {', '.join(SETTINGS)}"
-                )
+                raise ConfigError(f"{prefix}{key}", _unknown(key, SETTINGS))
             out[key] = _coerce(f"{prefix}{key}", value, _HINTS[key])
     return out
 
@@ -414,9 +421,7 @@ def _hosting(name: str, table: Any) -> Hosting:
     for key, value in table.items():
         with mistakes.check():
             if key not in _HOSTING_KEYS:
-                raise ConfigError(
-                    f"{where}.{key}", f"unknown key; known keys: {', '.join(_HOSTING_KEYS)}"
-                )
+                raise ConfigError(f"{where}.{key}", _unknown(key, _HOSTING_KEYS))
             values[key] = _coerce(f"{where}.{key}", value, _HOSTING_KEYS[key])
     hosting = Hosting(**values)
     wrong = mistakes.errors.append
@@ -445,9 +450,7 @@ def _claim(index: int, table: Any) -> Claim:
     for key, value in table.items():
         with mistakes.check():
             if key not in _CLAIM_KEYS:
-                raise ConfigError(
-                    f"{where}.{key}", f"unknown key; known keys: {', '.join(_CLAIM_KEYS)}"
-                )
+                raise ConfigError(f"{where}.{key}", _unknown(key, _CLAIM_KEYS))
             _coerce(f"{where}.{key}", value, _CLAIM_KEYS[key])
     if "app" not in table:
         mistakes.errors.append(

@@ -75,7 +75,8 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("data", "key", "message"),
     [
-        ({"apphost": {"thread": 4}}, "apphost.thread", "unknown key"),
+        ({"apphost": {"thread": 4}}, "apphost.thread", "unknown key; did you mean 'threads'?"),
+        ({"apphost": {"zzz": 4}}, "apphost.zzz", "unknown key; known keys: listen, "),
         ({"apphost": {"threads": "4"}}, "apphost.threads", "must be int"),
         ({"apphost": {"threads": True}}, "apphost.threads", "must be int"),
         ({"apphost": {"threads": 0}}, "apphost.threads", "at least 1"),
@@ -122,7 +123,7 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             "without setting trusted_proxy",
         ),
         ({"claims": {"app": "x"}}, "claims", "array of tables"),
-        ({"claims": [{"app": "x", "pth": "/"}]}, "claims[0].pth", "unknown key"),
+        ({"claims": [{"app": "x", "pth": "/"}]}, "claims[0].pth", "did you mean 'path'?"),
         ({"claims": [{"path": "/x"}]}, "claims[0].app", "missing"),
         ({"claims": [{"app": "x", "priority": "high"}]}, "claims[0].priority", "must be int"),
         ({"apps": {"blog": 3}}, "apps.blog", "must be a table"),

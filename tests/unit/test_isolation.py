@@ -86,7 +86,11 @@ def test_hosting_overrides_one_app() -> None:
 @pytest.mark.parametrize(
     ("data", "key", "text"),
     [
-        ({"hosting": {"blog": {"max_in_flght": 2}}}, "hosting.blog.max_in_flght", "unknown key"),
+        (
+            {"hosting": {"blog": {"max_in_flght": 2}}},
+            "hosting.blog.max_in_flght",
+            "unknown key; did you mean 'max_in_flight'?",
+        ),
         ({"hosting": {"blog": {"max_in_flight": "2"}}}, "hosting.blog.max_in_flight", "int"),
         ({"hosting": {"blog": {"max_in_flight": -1}}}, "hosting.blog.max_in_flight", "negative"),
         (
