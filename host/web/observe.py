@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from ..routing.dispatcher import APP_KEY  # set by the dispatcher: the app's name
 from .access import access_line
 from .bulkhead import BODY_FAILED
-from .cookies import SCOPER, scope_headers
+from .cookies import SCOPER, rescope
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -321,11 +321,13 @@ class _Request:
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Any:
         self.status = status
-        for name, value in headers:
-            if len(name) == 14 and name.lower() == "content-length":
+        mount = self.mount
+        for i, (name, value) in enumerate(headers):  # one pass: the length, and cookies
+            size = len(name)
+            if size == 14 and name.lower() == "content-length":
                 self.length = value
-        if self.mount:
-            scope_headers(headers, self.mount)
+            elif size == 10 and mount and name.lower() == "set-cookie":
+                headers[i] = (name, rescope(value, mount))
         return self._start_response(status, headers, exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
