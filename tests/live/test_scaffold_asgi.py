@@ -14,7 +14,7 @@ from apphost.scaffold import create_plugin
 
 from .test_scaffold import make_live, run
 
-NAME = "scaffold-asgi-probe"
+NAME, PACKAGE = "scaffold-asgi-probe", "scaffold_asgi_probe"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,29 @@ def test_check_and_plugins_see_an_asgi_app(plugin: tuple[Path, dict[str, str]]) 
     result = run(["-m", "apphost", "plugins", "--json"], root.parent, env)
     (row,) = [r for r in json.loads(result.stdout) if r["kind"] == "app"]
     assert (row["name"], row["interface"], row["status"]) == (NAME, "asgi", "ok")
+
+
+# ``apphost routes`` in this process, then the modules of the plugin and of FastAPI it imported.
+IMPORTED = f"""
+import sys
+from apphost.cli import main
+try:
+    main(["routes"])
+except SystemExit as exit:
+    assert not exit.code, exit.code
+print(sorted(m for m in sys.modules if m.partition(".")[0] in ({PACKAGE!r}, "fastapi")))
+"""
+
+
+def test_routes_imports_the_hooks_not_the_app(plugin: tuple[Path, dict[str, str]]) -> None:
+    """Apps load lazily: FastAPI (200 ms to import) is no cost to ``routes`` and its like.
+
+    The example plugins are installed too: apphost-items' hooks must not import it either.
+    """
+    root, env = plugin
+    result = run(["-c", IMPORTED], root.parent, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == str([PACKAGE, f"{PACKAGE}.hooks"])
 
 
 def test_it_is_ruff_clean(plugin: tuple[Path, dict[str, str]]) -> None:
