@@ -148,7 +148,7 @@ apphost's pytest plugin (`apphost_host`, `apphost_client`, `apphost_server`):
 """
 
 PACKAGE = '''\
-"""$name: an apphost plugin: the app in ``$package.app``, its hook in ``$package.hooks``.
+"""$name, an apphost plugin: the app is in ``$package.app``, its hook in ``$package.hooks``.
 
 apphost imports the hooks to build its routes (``apphost routes`` imports
 nothing else) and the app on its first request, so keep this module light:
