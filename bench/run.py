@@ -36,6 +36,7 @@ SCRIPTS = (
     "asgi",
     "pools",
     "slowloris",
+    "gil",
 )
 PACKAGES = (
     "apphost",
