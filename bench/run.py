@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Ran {', '.join(names)} in {total:.0f} s; RESULTS.md is written by a full run.")
         return 0
     commands = [
-        "make bench   # installs paste (bench/requirements.txt) and Debian's wrk, then:",
+        "make bench   # installs paste and py-spy (bench/requirements.txt) and Debian's wrk, then:",
         ".venv/bin/python bench/run.py",
         *(f".venv/bin/python bench/{n}.py   # one section alone" for n in SCRIPTS),
     ]
