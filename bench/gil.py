@@ -12,8 +12,8 @@ it accepts, reads, parses and writes), the request threads, apphost's log
 writer, and the rest (apphost's watch).
 
 "GIL held" is the share of ticks in which some thread held the GIL; "GIL
-µs/req" is that share of a second over the requests per second wrk counted
-meanwhile. py-spy pauses the server for each sample, so both serve fewer
+µs/req" is that share of a second over wrk's requests per second (over its
+whole run, a second either side of the sampling included). py-spy pauses the server for each sample, so both serve fewer
 requests than unsampled. Then come the functions most often on top of the
 stack (self time), as shares of each server's GIL samples; with ``--native``
 C functions too, which shows what a C call made with the GIL held spends its
@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from _common import median, table
@@ -46,7 +47,7 @@ ROLES = ("main loop", "request threads", "log writer", "other")
 def role(thread: str) -> str:
     if thread == "MainThread":
         return "main loop"
-    if thread.startswith(("waitress-", "apphost-task")):
+    if thread.startswith("waitress-"):  # waitress's threads, and apphost's (QueueWatch)
         return "request threads"
     if thread == "apphost-log-writer":
         return "log writer"
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     )
                     load.start()
-                    threading.Event().wait(1)
+                    time.sleep(1)  # wrk has connected and is loading
                     sample(serving_pid(s.proc.pid), args.duration, out, args.native)
                     load.join()
                     got_roles, got_leaves = parse(out.read_text())
